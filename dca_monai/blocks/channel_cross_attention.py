@@ -1,0 +1,66 @@
+"""Channel cross-attention (CCA): each stage's channels attend over the channels of all stages."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
+
+__all__ = ["ChannelCrossAttention"]
+
+
+class ChannelCrossAttention(nn.Module):
+    """Channel cross-attention of the DCA paper, for all stages at once.
+
+    For stage ``l`` the query is that stage's normalised tokens and the keys and values are the
+    normalised tokens of every stage concatenated along channels. Attention runs over channels:
+    per head, the ``(C_l/h) x (C/h)`` score matrix is ``q^T k`` summed over the ``N`` tokens,
+    scaled by ``C ** -0.5`` (the total key channel count, not per head, as in the authors' code).
+    Every projection is a per-channel affine map ``x * w + b`` (the authors' 1x1 depthwise conv).
+
+    Parameters are kept in the concatenated channel layout: ``query_weight`` (C,) holds the
+    per-stage query maps side by side, ``key_weight``/``value_weight`` (L, C) hold one map of all
+    ``C`` key channels per stage, ``out_weight`` (C,) the per-stage output maps.
+
+    Args:
+        layout: channel counts and heads of the stages.
+
+    Shapes:
+        input ``(B, N, C)`` normalised tokens of all stages, concatenated; output ``(B, N, C)``
+        the attention result of every stage (before the residual).
+    """
+
+    def __init__(self, layout: StageLayout) -> None:
+        super().__init__()
+        self.stage_channels = list(layout.channels)
+        self.heads = list(layout.channel_heads)
+        total, stages = layout.total_channels, layout.num_stages
+        self.scale = float(total) ** -0.5
+        self.query_weight = nn.Parameter(torch.empty(total))
+        self.query_bias = nn.Parameter(torch.empty(total))
+        self.key_weight = nn.Parameter(torch.empty(stages, total))
+        self.key_bias = nn.Parameter(torch.empty(stages, total))
+        self.value_weight = nn.Parameter(torch.empty(stages, total))
+        self.value_bias = nn.Parameter(torch.empty(stages, total))
+        self.out_weight = nn.Parameter(torch.empty(total))
+        self.out_bias = nn.Parameter(torch.empty(total))
+        for parameter in self.parameters():
+            init_channel_affine(parameter)
+
+    def forward(self, normed: torch.Tensor) -> torch.Tensor:
+        batch, tokens, total = normed.shape
+        queries = (normed * self.query_weight + self.query_bias).split(self.stage_channels, dim=-1)
+        outputs: list[torch.Tensor] = []
+        for stage, heads in enumerate(self.heads):
+            channels = self.stage_channels[stage]
+            keys = normed * self.key_weight[stage] + self.key_bias[stage]
+            values = normed * self.value_weight[stage] + self.value_bias[stage]
+            # (B, N, h*c) -> (B, h, c, N): channels become the attended axis
+            q = queries[stage].reshape(batch, tokens, heads, channels // heads).permute(0, 2, 3, 1)
+            k = keys.reshape(batch, tokens, heads, total // heads).permute(0, 2, 3, 1)
+            v = values.reshape(batch, tokens, heads, total // heads).permute(0, 2, 3, 1)
+            scores = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * self.scale, dim=-1)
+            attended = torch.matmul(scores, v)  # (B, h, C_l/h, N)
+            outputs.append(attended.permute(0, 3, 1, 2).reshape(batch, tokens, channels))
+        return torch.cat(outputs, dim=-1) * self.out_weight + self.out_bias

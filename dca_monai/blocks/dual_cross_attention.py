@@ -1,0 +1,179 @@
+"""The Dual Cross-Attention (DCA) module for 2D and 3D skip connections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from monai.networks.blocks import ADN
+from monai.networks.layers import Conv
+from monai.utils import ensure_tuple_rep
+from torch import nn
+
+from dca_monai.blocks.cross_attention_block import CrossAttentionBlock
+from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
+
+__all__ = ["DCA", "DualCrossAttention"]
+
+
+class DualCrossAttention(nn.Module):
+    """Dual Cross-Attention (Ates et al., 2023) over the skip connections of a U-shaped network.
+
+    All skip stages are refined together: every stage is average-pooled to a common token grid
+    and mapped per channel; ``n_blocks`` blocks of channel cross-attention then spatial
+    cross-attention mix the stages; each stage's tokens go back to the grid, through a 1x1
+    convolution, are upsampled (bilinear / trilinear, ``align_corners=True``) to the stage's
+    exact size, added to the raw skip and passed through norm and activation.
+
+    The computation equals the authors' 2D code (checked against it, see
+    :func:`dca_monai.compat.convert_official_dca`) with these deliberate differences:
+
+    - Pooling is adaptive to a token grid derived from the input (the coarsest skip's size
+      divided by ``token_pool``) and upsampling goes to each skip's exact size, so any size works:
+      non-square, anisotropic and odd sizes, where the authors' code needs square inputs of
+      exactly ``patch * stride``. On those it computes the same thing.
+    - The 1x1 convolution runs on the token grid *before* upsampling instead of after: both are
+      linear, the interpolation weights sum to one, so the result is the same (up to float
+      rounding) at a fraction of the cost.
+    - Spatial attention uses :func:`torch.nn.functional.scaled_dot_product_attention` with the
+      values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact).
+    - Norm and activation after the residual are configurable (default batch norm + ReLU, as
+      the paper).
+
+    Args:
+        spatial_dims: number of spatial dimensions, 2 or 3.
+        skip_channels: channels of each skip stage, ordered fine to coarse.
+        n_blocks: number of stacked channel+spatial attention blocks (paper: 1).
+        channel_heads: channel-attention heads, an int or one per stage (paper: 1).
+        spatial_heads: spatial-attention heads, an int or one per stage (paper: 4). Each head
+            count must divide the stage's channels and the total ``sum(skip_channels)``.
+        channel_attention: use channel cross-attention (paper ablation switch).
+        spatial_attention: use spatial cross-attention (paper ablation switch).
+        token_pool: the token grid is the coarsest skip's size divided (floor, at least 1) by
+            this factor, an int or one per spatial axis; 1 is the paper's grid, 2 cuts the
+            number of tokens by ``2**spatial_dims`` for big 3D patches.
+        norm: feature normalisation after the residual, a MONAI ``Norm`` name or ``(name, args)``;
+            ``None`` for none.
+        act: activation after the norm, a MONAI ``Act`` name or ``(name, args)``; ``None`` for none.
+
+    Raises:
+        ValueError: for an unsupported ``spatial_dims``, bad ``skip_channels``, heads or
+            ``token_pool``, and in ``forward`` for a wrong number of skips, wrong rank, channel
+            counts that differ from construction, or a stage smaller than the one after it.
+
+    Shapes:
+        ``forward(skips)`` takes a list of ``L`` tensors ``(B, C_l, *S_l)`` and returns a list of
+        ``L`` tensors of exactly the same shapes.
+
+    Example::
+
+        dca = DualCrossAttention(3, skip_channels=(32, 64, 128, 256))
+        skips = [torch.rand(1, c, 96 // 2**i, 96 // 2**i, 80 // 2**i) for i, c in enumerate((32, 64, 128, 256))]
+        refined = dca(skips)  # same shapes as skips
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        skip_channels: Sequence[int],
+        n_blocks: int = 1,
+        channel_heads: int | Sequence[int] = 1,
+        spatial_heads: int | Sequence[int] = 4,
+        channel_attention: bool = True,
+        spatial_attention: bool = True,
+        token_pool: int | Sequence[int] = 1,
+        norm: tuple | str | None = "batch",
+        act: tuple | str | None = "relu",
+    ) -> None:
+        super().__init__()
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"spatial_dims={spatial_dims!r} but 2 or 3 was expected")
+        if not isinstance(n_blocks, int) or n_blocks < 0:
+            raise ValueError(f"n_blocks={n_blocks!r} but a non-negative int was expected")
+        pool = ensure_tuple_rep(token_pool, spatial_dims)
+        if any(not isinstance(p, int) or p < 1 for p in pool):
+            raise ValueError(
+                f"token_pool={token_pool!r} but a positive int or {spatial_dims} positive ints were expected"
+            )
+        layout = StageLayout.build(skip_channels, channel_heads, spatial_heads)
+        self.spatial_dims = spatial_dims
+        self.skip_channels = list(layout.channels)
+        self.token_pool = list(pool)
+        self.interpolation = "bilinear" if spatial_dims == 2 else "trilinear"
+        # per-channel token maps of all stages side by side (the authors' per-stage 1x1 depthwise convs)
+        self.token_weight = nn.Parameter(torch.empty(layout.total_channels))
+        self.token_bias = nn.Parameter(torch.empty(layout.total_channels))
+        init_channel_affine(self.token_weight)
+        init_channel_affine(self.token_bias)
+        self.blocks = nn.ModuleList(
+            [CrossAttentionBlock(layout, channel_attention, spatial_attention) for _ in range(n_blocks)]
+        )
+        conv_type = Conv[Conv.CONV, spatial_dims]
+        self.projections = nn.ModuleList([conv_type(c, c, kernel_size=1) for c in layout.channels])
+        self.output_adn = nn.ModuleList(
+            [ADN(ordering="NA", in_channels=c, act=act, norm=norm, norm_dim=spatial_dims) for c in layout.channels]
+        )
+
+    def token_grid(self, skips: list[torch.Tensor]) -> list[int]:
+        """The token grid ``G`` for these skips: the coarsest skip's size floor-divided by ``token_pool``."""
+        coarsest = skips[-1].shape[2:]
+        return [max(1, int(size) // pool) for size, pool in zip(coarsest, self.token_pool)]
+
+    def _check_skips(self, skips: list[torch.Tensor]) -> None:
+        if len(skips) != len(self.skip_channels):
+            raise ValueError(
+                f"DualCrossAttention got {len(skips)} skips but was built for {len(self.skip_channels)} "
+                f"(skip_channels={self.skip_channels})"
+            )
+        for stage, skip in enumerate(skips):
+            if skip.dim() != self.spatial_dims + 2:
+                raise ValueError(
+                    f"skip {stage} has shape {list(skip.shape)} (rank {skip.dim()}) but rank "
+                    f"{self.spatial_dims + 2} (B, C, {self.spatial_dims} spatial sizes) was expected"
+                )
+            if skip.shape[1] != self.skip_channels[stage]:
+                raise ValueError(
+                    f"skip_channels[{stage}]={self.skip_channels[stage]} but skip {stage} has {skip.shape[1]} channels"
+                )
+            if stage > 0:
+                finer, coarser = skips[stage - 1].shape[2:], skip.shape[2:]
+                for axis in range(self.spatial_dims):
+                    if finer[axis] < coarser[axis]:
+                        raise ValueError(
+                            f"skip {stage - 1} has spatial size {list(finer)}, smaller than skip {stage} "
+                            f"{list(coarser)}; skips must be ordered fine to coarse"
+                        )
+
+    def _pool(self, skip: torch.Tensor, grid: list[int]) -> torch.Tensor:
+        if list(skip.shape[2:]) == grid:
+            return skip
+        if self.spatial_dims == 2:
+            return F.adaptive_avg_pool2d(skip, grid)
+        return F.adaptive_avg_pool3d(skip, grid)
+
+    def forward(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        self._check_skips(skips)
+        grid = self.token_grid(skips)
+        batch = skips[0].shape[0]
+        pooled = [self._pool(skip, grid).flatten(2).transpose(1, 2) for skip in skips]  # (B, N, C_l)
+        mixed = torch.cat(pooled, dim=-1) * self.token_weight + self.token_bias  # (B, N, C)
+        for block in self.blocks:
+            mixed = block(mixed)
+        parts = mixed.split(self.skip_channels, dim=-1)
+        refined: list[torch.Tensor] = []
+        for stage, projection in enumerate(self.projections):
+            on_grid = parts[stage].transpose(1, 2).reshape([batch, self.skip_channels[stage]] + grid)
+            # 1x1 conv before upsampling: both are linear and commute, the grid is far smaller
+            upsampled = projection(on_grid)
+            size = list(skips[stage].shape[2:])
+            if size != grid:
+                upsampled = F.interpolate(upsampled, size=size, mode=self.interpolation, align_corners=True)
+            refined.append(upsampled + skips[stage])
+        outputs: list[torch.Tensor] = []
+        for stage, adn in enumerate(self.output_adn):
+            outputs.append(adn(refined[stage]))
+        return outputs
+
+
+DCA = DualCrossAttention

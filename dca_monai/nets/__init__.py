@@ -1,0 +1,8 @@
+"""DCA variants of MONAI networks: the parent's constructor and weight names plus a ``dca`` block."""
+
+from __future__ import annotations
+
+from dca_monai.nets.dca_basic_unet import DCABasicUNet
+from dca_monai.nets.skip_refinement import SkipRefinement
+
+__all__ = ["DCABasicUNet", "SkipRefinement"]

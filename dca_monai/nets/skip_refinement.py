@@ -1,0 +1,54 @@
+"""The one mechanism every DCA network uses to refine its encoder skips."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from dca_monai.blocks.dual_cross_attention import DualCrossAttention
+
+__all__ = ["SkipRefinement"]
+
+
+class SkipRefinement:
+    """Mixin for a MONAI network whose skip connections go through one :class:`DualCrossAttention`.
+
+    A DCA network subclasses ``SkipRefinement`` and its MONAI parent; its ``__init__`` calls the
+    parent's ``__init__`` first (so the parent's submodule names, and with a fixed seed its
+    initial weights, stay exactly the parent's), then :meth:`attach_dca`; its ``forward``
+    collects the encoder's skips (fine to coarse), passes them through :meth:`refine_skips` and
+    runs the parent's decoder on the result. With ``dca=False`` no ``dca`` submodule exists and
+    :meth:`refine_skips` returns the skips unchanged, so the network is exactly its parent.
+    """
+
+    def attach_dca(
+        self, spatial_dims: int, skip_channels: Sequence[int], dca: bool, dca_args: Mapping[str, Any] | None
+    ) -> None:
+        """Create ``self.dca`` for skips of ``skip_channels`` (fine to coarse), or ``None`` when ``dca`` is false.
+
+        Args:
+            spatial_dims: number of spatial dimensions of the network.
+            skip_channels: channels of the tapped skips, fine to coarse.
+            dca: whether to refine the skips at all.
+            dca_args: keyword arguments of :class:`DualCrossAttention` besides ``spatial_dims``
+                and ``skip_channels`` (e.g. ``{"token_pool": 2, "spatial_heads": 8}``).
+
+        Raises:
+            ValueError: when ``dca_args`` names ``spatial_dims`` or ``skip_channels``, which the
+                network sets itself, or when :class:`DualCrossAttention` rejects the arguments.
+        """
+        args = dict(dca_args or {})
+        for fixed in ("spatial_dims", "skip_channels"):
+            if fixed in args:
+                raise ValueError(f"dca_args[{fixed!r}]={args[fixed]!r} but the network sets {fixed} itself")
+        module = DualCrossAttention(spatial_dims, list(skip_channels), **args) if dca else None
+        nn.Module.__setattr__(self, "dca", module)  # type: ignore[arg-type]
+
+    def refine_skips(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The skips refined by ``self.dca`` (same shapes), or unchanged when the network has no DCA."""
+        if self.dca is None:
+            return skips
+        return self.dca(skips)
