@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from monai.networks.blocks import ADN
 from monai.networks.layers import Conv
-from monai.utils import ensure_tuple_rep
 from torch import nn
 
 from dca_monai.blocks.cross_attention_block import CrossAttentionBlock
@@ -91,8 +90,8 @@ class DualCrossAttention(nn.Module):
             raise ValueError(f"spatial_dims={spatial_dims!r} but 2 or 3 was expected")
         if not isinstance(n_blocks, int) or n_blocks < 0:
             raise ValueError(f"n_blocks={n_blocks!r} but a non-negative int was expected")
-        pool = ensure_tuple_rep(token_pool, spatial_dims)
-        if any(not isinstance(p, int) or p < 1 for p in pool):
+        pool = (token_pool,) * spatial_dims if isinstance(token_pool, int) else tuple(token_pool)
+        if len(pool) != spatial_dims or any(not isinstance(p, int) or p < 1 for p in pool):
             raise ValueError(
                 f"token_pool={token_pool!r} but a positive int or {spatial_dims} positive ints were expected"
             )

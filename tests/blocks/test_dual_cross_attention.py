@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from monai.networks.utils import convert_to_torchscript
+from torch.profiler import ProfilerActivity, profile
+
+from dca_monai import DCA, DualCrossAttention
+from dca_monai.compat import convert_official_dca
+from tests.blocks.dca_oracle import oracle_dca, random_official_state
+
+CHANNELS = [8, 16, 24, 32]
+
+
+def make_skips(batch: int, size: tuple[int, ...], channels: list[int], dtype=torch.float32) -> list[torch.Tensor]:
+    """Skips fine to coarse: each stage halves the previous size (ceil), like a strided encoder."""
+    skips, current = [], list(size)
+    for c in channels:
+        skips.append(torch.randn(batch, c, *current, dtype=dtype))
+        current = [(s + 1) // 2 for s in current]
+    return skips
+
+
+def test_dca_alias_is_the_block() -> None:
+    assert DCA is DualCrossAttention
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("token_pool", [1, 2])
+@pytest.mark.parametrize(
+    "size", [(32, 32), (48, 20), (37, 29), (16, 24, 40), (17, 9, 33), (20, 20, 12)], ids=lambda s: "x".join(map(str, s))
+)
+def test_output_shapes_equal_input_shapes(size: tuple[int, ...], token_pool: int, batch: int) -> None:
+    block = DualCrossAttention(len(size), CHANNELS, token_pool=token_pool)
+    skips = make_skips(batch, size, CHANNELS)
+    for mode in (True, False):
+        block.train(mode)
+        outputs = block(skips)
+        assert [o.shape for o in outputs] == [s.shape for s in skips]
+        assert all(torch.isfinite(o).all() for o in outputs)
+
+
+@pytest.mark.parametrize(
+    "size, token_pool, expected",
+    [((32, 32), 1, [4, 4]), ((32, 48), 2, [2, 3]), ((37, 29), 1, [5, 4]), ((16, 24, 8), (1, 2, 4), [2, 1, 1])],
+)
+def test_token_grid_is_the_coarsest_skip_divided_by_token_pool(size, token_pool, expected) -> None:
+    block = DualCrossAttention(len(size), CHANNELS, token_pool=token_pool)
+    assert block.token_grid(make_skips(1, size, CHANNELS)) == expected
+
+
+ORACLE_CASES = [
+    # spatial_dims size, n_blocks, channel_heads, spatial_heads, channel_att, spatial_att, token_pool
+    ((32, 32), 1, [1, 1, 1, 1], [4, 4, 4, 4], True, True, 1),
+    ((40, 24), 2, [2, 2, 2, 2], [8, 8, 8, 8], True, True, 1),
+    ((37, 29), 1, [1, 2, 4, 8], [2, 4, 8, 8], True, True, 2),
+    ((32, 32), 1, [1, 1, 1, 1], [4, 4, 4, 4], True, False, 1),
+    ((32, 32), 1, [1, 1, 1, 1], [4, 4, 4, 4], False, True, 1),
+    ((16, 24, 32), 1, [1, 1, 1, 1], [4, 4, 4, 4], True, True, 1),
+    ((17, 9, 33), 2, [2, 1, 2, 1], [4, 2, 4, 8], True, True, 1),
+    ((32, 32, 16), 1, [1, 1, 1, 1], [4, 4, 4, 4], True, True, 2),
+]
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("case", ORACLE_CASES, ids=[str(i) for i in range(len(ORACLE_CASES))])
+def test_block_equals_einsum_oracle(case, training: bool) -> None:
+    size, n_blocks, channel_heads, spatial_heads, channel_att, spatial_att, token_pool = case
+    torch.manual_seed(0)
+    state = random_official_state(CHANNELS, n_blocks, len(size), channel_att, spatial_att)
+    block = DualCrossAttention(
+        len(size),
+        CHANNELS,
+        n_blocks=n_blocks,
+        channel_heads=channel_heads,
+        spatial_heads=spatial_heads,
+        channel_attention=channel_att,
+        spatial_attention=spatial_att,
+        token_pool=token_pool,
+    )
+    block.load_state_dict(convert_official_dca(state), strict=True)
+    block = block.double().train(training)
+    state64 = {k: v.double() if v.is_floating_point() else v for k, v in state.items()}
+    skips = make_skips(2, size, CHANNELS, dtype=torch.float64)
+    expected = oracle_dca(
+        skips,
+        state64,
+        block.token_grid(skips),
+        n_blocks,
+        channel_heads,
+        spatial_heads,
+        channel_att,
+        spatial_att,
+        training=training,
+    )
+    with torch.no_grad():
+        actual = block(skips)
+    for stage, (a, e) in enumerate(zip(actual, expected)):
+        torch.testing.assert_close(a, e, rtol=1e-9, atol=1e-9, msg=f"stage {stage}")
+
+
+def test_float32_matches_oracle_to_1e5() -> None:
+    torch.manual_seed(1)
+    state = random_official_state(CHANNELS, 1, 2)
+    block = DualCrossAttention(2, CHANNELS).eval()
+    block.load_state_dict(convert_official_dca(state), strict=True)
+    skips = make_skips(2, (64, 64), CHANNELS)
+    with torch.no_grad():
+        actual = block(skips)
+    expected = oracle_dca(skips, state, [8, 8])
+    for a, e in zip(actual, expected):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_gradients_reach_every_parameter(spatial_dims: int) -> None:
+    torch.manual_seed(0)
+    block = DualCrossAttention(spatial_dims, CHANNELS, n_blocks=2).train()
+    skips = make_skips(2, (16,) * spatial_dims, CHANNELS)
+    for s in skips:
+        s.requires_grad_(True)
+    sum(o.pow(2).mean() for o in block(skips)).backward()
+    for name, parameter in block.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+    assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in skips)
+
+
+def test_spatial_attention_runs_the_fused_sdpa_kernel() -> None:
+    block = DualCrossAttention(2, CHANNELS).eval()
+    skips = make_skips(1, (64, 64), CHANNELS)
+    with profile(activities=[ProfilerActivity.CPU]) as prof, torch.no_grad():
+        block(skips)
+    kernels = {event.key for event in prof.key_averages()}
+    assert any("flash_attention" in k for k in kernels), sorted(k for k in kernels if "attention" in k)
+    assert not any("_scaled_dot_product_attention_math" in k for k in kernels)
+
+
+@pytest.mark.parametrize(
+    "norm, act", [(("instance", {"affine": True}), ("leakyrelu", {"negative_slope": 0.1})), (None, None)]
+)
+def test_norm_and_act_come_from_monai_factories(norm, act) -> None:
+    block = DualCrossAttention(3, CHANNELS, norm=norm, act=act).train()
+    adn = block.output_adn[0]
+    if norm is None:
+        assert not hasattr(adn, "N") and not hasattr(adn, "A")
+    else:
+        assert isinstance(adn.N, torch.nn.InstanceNorm3d)
+        assert isinstance(adn.A, torch.nn.LeakyReLU)
+    skips = make_skips(1, (16, 16, 16), CHANNELS)
+    assert [o.shape for o in block(skips)] == [s.shape for s in skips]
+
+
+def test_torchscript_via_monai_export_matches_eager(tmp_path) -> None:
+    block = DualCrossAttention(3, CHANNELS, token_pool=(1, 2, 1)).eval()
+    path = tmp_path / "dca.ts"
+    convert_to_torchscript(block, filename_or_obj=str(path))
+    loaded = torch.jit.load(str(path))
+    skips = make_skips(2, (18, 12, 20), CHANNELS)
+    with torch.no_grad():
+        for a, e in zip(loaded(skips), block(skips)):
+            torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6)
+
+
+# ---- errors ----
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"spatial_dims": 1}, r"spatial_dims=1 but 2 or 3"),
+        ({"skip_channels": []}, r"skip_channels is empty"),
+        ({"skip_channels": [8, 0]}, r"skip_channels\[1\]=0 but a positive int"),
+        ({"spatial_heads": 3}, r"spatial_heads\[0\]=3 does not divide skip_channels\[0\]=8"),
+        ({"skip_channels": [8, 16, 24, 36], "spatial_heads": 8}, r"spatial_heads\[0\]=8 does not divide the total"),
+        ({"channel_heads": [1, 1]}, r"channel_heads has 2 values but there are 4 skip stages"),
+        ({"channel_heads": 16}, r"channel_heads\[0\]=16 does not divide skip_channels\[0\]=8"),
+        ({"token_pool": 0}, r"token_pool=0 but a positive int"),
+        ({"token_pool": (1, 2, 3)}, r"token_pool=\(1, 2, 3\) but a positive int or 2 positive ints"),
+        ({"n_blocks": -1}, r"n_blocks=-1"),
+    ],
+)
+def test_constructor_errors_name_the_argument(kwargs, message) -> None:
+    args = {"spatial_dims": 2, "skip_channels": CHANNELS, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        DualCrossAttention(**args)
+
+
+def test_forward_error_wrong_number_of_skips() -> None:
+    block = DualCrossAttention(2, CHANNELS)
+    with pytest.raises(ValueError, match=r"got 3 skips but was built for 4"):
+        block(make_skips(1, (32, 32), CHANNELS)[:3])
+
+
+def test_forward_error_channel_mismatch() -> None:
+    block = DualCrossAttention(2, CHANNELS)
+    skips = make_skips(1, (32, 32), [8, 16, 20, 32])
+    with pytest.raises(ValueError, match=r"skip_channels\[2\]=24 but skip 2 has 20 channels"):
+        block(skips)
+
+
+def test_forward_error_wrong_rank() -> None:
+    block = DualCrossAttention(3, CHANNELS)
+    with pytest.raises(ValueError, match=r"skip 0 has shape \[1, 8, 32, 32\] \(rank 4\) but rank 5"):
+        block(make_skips(1, (32, 32), CHANNELS))
+
+
+def test_forward_error_stage_smaller_than_the_next() -> None:
+    block = DualCrossAttention(2, CHANNELS)
+    skips = make_skips(1, (32, 32), CHANNELS)
+    skips[2] = torch.randn(1, 24, 4, 8)
+    skips[3] = torch.randn(1, 32, 4, 9)
+    with pytest.raises(ValueError, match=r"skip 2 has spatial size \[4, 8\], smaller than skip 3 \[4, 9\]"):
+        block(skips)
