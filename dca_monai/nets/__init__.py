@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dca_monai.nets.dca_attention_unet import DCAAttentionUnet
 from dca_monai.nets.dca_basic_unet import DCABasicUNet
+from dca_monai.nets.dca_dyn_unet import DCADynUNet
 from dca_monai.nets.skip_refinement import SkipRefinement
 
-__all__ = ["DCABasicUNet", "SkipRefinement"]
+__all__ = ["DCAAttentionUnet", "DCABasicUNet", "DCADynUNet", "SkipRefinement"]

@@ -1,0 +1,271 @@
+"""Benchmark DCA networks against their parents: parameters, FLOPs, time and peak memory.
+
+Prints one table per case, parent and DCA variants measured in the same run with interleaved
+repeats (ABAB...), so the ratios compare like with like on a noisy machine:
+
+    python scripts/bench_dca.py                      # every case, BasicUNet and DynUNet
+    python scripts/bench_dca.py --cases 2d224 --repeats 3
+    python scripts/bench_dca.py --block-memory-only  # DCA block at 3D 128^3: fused SDPA vs naive
+
+Time: median of ``--repeats`` runs after one warm-up; forward in eval mode under ``no_grad``,
+forward+backward in train mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash
+attention counted. Peak memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set
+of a fresh subprocess running one forward+backward, minus its resident set just before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from monai.networks.nets import BasicUNet, DynUNet
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+from dca_monai.blocks import DualCrossAttention
+from dca_monai.nets import DCABasicUNet, DCADynUNet
+
+CASES = {
+    # name: (spatial_dims, size, batch)
+    "2d224": (2, 224, 2),
+    "2d512": (2, 512, 2),
+    "3d96": (3, 96, 1),
+    "3d128": (3, 128, 1),
+}
+WIDTHS = {2: (32, 64, 128, 256, 512), 3: (32, 64, 128, 256, 320)}
+
+
+@dataclass
+class Variant:
+    label: str
+    build: Callable[[], nn.Module]
+
+
+def variants(net: str, spatial_dims: int, case: str) -> list[Variant]:
+    """Parent first, then its DCA variants (the paper's token grid; ``token_pool=2`` at 2D 512)."""
+    widths = WIDTHS[spatial_dims]
+    pools = [1, 2] if case == "2d512" else [1]
+    if net == "basic":
+        features = (*widths, widths[0]) if spatial_dims == 2 else (32, 32, 64, 128, 256, 32)
+        kwargs = {"spatial_dims": spatial_dims, "in_channels": 1, "out_channels": 4, "features": features}
+        parent, variant = BasicUNet, DCABasicUNet
+    else:
+        kwargs = {
+            "spatial_dims": spatial_dims,
+            "in_channels": 1,
+            "out_channels": 4,
+            "kernel_size": [3] * 5,
+            "strides": [1, 2, 2, 2, 2],
+            "upsample_kernel_size": [2] * 4,
+            "filters": widths,
+            "norm_name": "instance",
+        }
+        parent, variant = DynUNet, DCADynUNet
+    out = [Variant(parent.__name__, lambda: parent(**kwargs))]
+    for pool in pools:
+        label = variant.__name__ + (f" pool{pool}" if pool > 1 else "")
+        out.append(Variant(label, lambda pool=pool: variant(**kwargs, dca_args={"token_pool": pool})))
+    return out
+
+
+def _flash_cpu_flops(query, key, value, *args, **kwargs) -> int:
+    return sdpa_flop_count(query.shape, key.shape, value.shape)
+
+
+def _flash_cpu_backward_flops(grad_out, query, key, value, *args, **kwargs) -> int:
+    return sdpa_backward_flop_count(grad_out.shape, query.shape, key.shape, value.shape)
+
+
+FLOP_MAPPING = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _flash_cpu_flops,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _flash_cpu_backward_flops,
+}
+
+
+def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
+    with FlopCounterMode(display=False, custom_mapping=FLOP_MAPPING) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], None], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def run() -> None:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    return run
+
+
+def _forward_backward(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def run() -> None:
+        model.train()
+        model.zero_grad(set_to_none=True)
+        out = model(x)
+        (out[0] if isinstance(out, (list, tuple)) else out).float().pow(2).mean().backward()
+
+    return run
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def peak_memory_child(spec: dict) -> None:
+    """Subprocess entry: print the peak memory (bytes) of one forward+backward, or of the block."""
+    torch.manual_seed(0)
+    if spec["kind"] == "net":
+        model = variants(spec["net"], spec["spatial_dims"], spec["case"])[spec["index"]].build()
+        x = torch.rand(spec["batch"], 1, *[spec["size"]] * spec["spatial_dims"])
+        run = _forward_backward(model, x)
+    else:
+        model, skips = block_and_skips(spec["size"])
+        run = block_forward_backward(model, skips, spec["naive"])
+    before = _rss_bytes()
+    run()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"peak": max(0, peak - before)}))
+
+
+def peak_memory(spec: dict, device: torch.device, build: Callable[[], Callable[[], None]]) -> float:
+    """Peak memory in MiB of one forward+backward."""
+    if device.type == "cuda":
+        run = build()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        run()
+        return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])["peak"] / 2**20
+
+
+def bench_case(net: str, case: str, repeats: int, device: torch.device) -> None:
+    spatial_dims, size, batch = CASES[case]
+    x = torch.rand(batch, 1, *[size] * spatial_dims, device=device)
+    rows = []
+    models = []
+    for variant in variants(net, spatial_dims, case):
+        torch.manual_seed(0)
+        models.append(variant.build().to(device))
+    for model in models:  # warm-up (allocator, oneDNN primitives)
+        _forward(model, x)()
+        _forward_backward(model, x)()
+    fwd_times: list[list[float]] = [[] for _ in models]
+    train_times: list[list[float]] = [[] for _ in models]
+    for _ in range(repeats):
+        for i, model in enumerate(models):
+            fwd_times[i].append(timed(_forward(model, x), device))
+            train_times[i].append(timed(_forward_backward(model, x), device))
+    for i, (variant, model) in enumerate(zip(variants(net, spatial_dims, case), models)):
+        spec = {"kind": "net", "net": net, "case": case, "index": i, "spatial_dims": spatial_dims}
+        spec.update({"size": size, "batch": batch})
+        mem = peak_memory(spec, device, lambda model=model: _forward_backward(model, x))
+        params = sum(p.numel() for p in model.parameters())
+        rows.append(
+            (
+                variant.label,
+                params,
+                forward_flops(model, x) / 1e9,
+                statistics.median(fwd_times[i]) * 1e3,
+                statistics.median(train_times[i]) * 1e3,
+                mem,
+            )
+        )
+    base = rows[0]
+    print(f"\n{case} ({'x'.join([str(size)] * spatial_dims)}, batch {batch}, {device.type}, {repeats} repeats)")
+    header = f"{'model':<20}{'params':>12}{'+%':>7}{'GFLOP fwd':>11}{'x':>6}"
+    header += f"{'fwd ms':>10}{'x':>6}{'fwd+bwd ms':>12}{'x':>6}{'peak MiB':>10}{'x':>6}"
+    print(header)
+    for label, params, flops, fwd, train, mem in rows:
+        print(
+            f"{label:<20}{params:>12,}{100 * (params / base[1] - 1):>7.2f}{flops:>11.2f}{flops / base[2]:>6.2f}"
+            f"{fwd:>10.0f}{fwd / base[3]:>6.2f}{train:>12.0f}{train / base[4]:>6.2f}{mem:>10.0f}{mem / base[5]:>6.2f}"
+        )
+    sys.stdout.flush()
+
+
+def block_and_skips(size: int) -> tuple[DualCrossAttention, list[torch.Tensor]]:
+    """The 3D DCA block of the benchmark nets' widths (skips 32..256) and matching skips."""
+    channels = [32, 64, 128, 256]
+    skips = [torch.rand(1, c, *[size // 2**i] * 3) for i, c in enumerate(channels)]
+    return DualCrossAttention(3, channels), skips
+
+
+def block_forward_backward(model: nn.Module, skips: list[torch.Tensor], naive: bool) -> Callable[[], None]:
+    """One training step of the block; ``naive`` forces SDPA's math backend, which materialises the scores."""
+
+    def run() -> None:
+        model.train()
+        with sdpa_kernel([SDPBackend.MATH] if naive else list(SDPBackend)):
+            outputs = model(skips)
+            sum(o.pow(2).mean() for o in outputs).backward()
+
+    return run
+
+
+def bench_block_memory(size: int, device: torch.device) -> None:
+    tokens = (size // 8) ** 3
+    print(f"\nDCA block alone, 3D {size}^3 skips (32..256 channels, {tokens} tokens), forward+backward peak memory")
+    results = {}
+    for naive in (False, True):
+        spec = {"kind": "block", "size": size, "naive": naive}
+
+        def build(naive: bool = naive) -> Callable[[], None]:
+            model, skips = block_and_skips(size)
+            return block_forward_backward(model.to(device), [s.to(device) for s in skips], naive)
+
+        results[naive] = peak_memory(spec, device, build)
+    print(f"{'fused SDPA (ours)':<28}{results[False]:>10.0f} MiB")
+    print(f"{'naive attention (math)':<28}{results[True]:>10.0f} MiB")
+    print(f"{'ratio ours / naive':<28}{results[False] / results[True]:>10.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--nets", nargs="+", default=["basic", "dyn"], choices=["basic", "dyn"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--block-memory-only", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        peak_memory_child(json.loads(args.child))
+        return
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    if not args.block_memory_only:
+        for case in args.cases:
+            for net in args.nets:
+                bench_case(net, case, args.repeats, device)
+    bench_block_memory(128, device)
+
+
+if __name__ == "__main__":
+    main()
