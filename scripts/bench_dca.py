@@ -77,12 +77,12 @@ def variants(net: str, spatial_dims: int, case: str) -> list[Variant]:
     return out
 
 
-def _flash_cpu_flops(query, key, value, *args, **kwargs) -> int:
-    return sdpa_flop_count(query.shape, key.shape, value.shape)
+def _flash_cpu_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int:
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
-def _flash_cpu_backward_flops(grad_out, query, key, value, *args, **kwargs) -> int:
-    return sdpa_backward_flop_count(grad_out.shape, query.shape, key.shape, value.shape)
+def _flash_cpu_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, **kwargs) -> int:
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
 FLOP_MAPPING = {

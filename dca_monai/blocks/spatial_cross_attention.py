@@ -8,7 +8,35 @@ from torch import nn
 
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
-__all__ = ["SpatialCrossAttention"]
+__all__ = ["MAX_MATERIALISED_SCORES", "SpatialCrossAttention", "attend"]
+
+# largest score tensor (floats, per stage) computed explicitly on CPU; 2**23 floats = 32 MiB
+MAX_MATERIALISED_SCORES = 1 << 23
+
+
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, max_materialised: int = MAX_MATERIALISED_SCORES
+) -> torch.Tensor:
+    """Multi-head attention ``softmax(q k^T * scale) v`` with values narrower than queries.
+
+    Args:
+        q: queries ``(B, h, N, D)``.
+        k: keys ``(B, h, N, D)``.
+        v: values ``(B, h, N, dv)`` with ``dv <= D``.
+        scale: score scale.
+        max_materialised: on CPU, scores of at most this many floats are computed explicitly
+            (unpadded values); larger ones go through the fused SDPA kernel with padded values.
+
+    Returns:
+        ``(B, h, N, dv)``.
+    """
+    batch, heads, tokens, head_size = q.shape
+    value_size = v.shape[-1]
+    if q.device.type == "cpu" and batch * heads * tokens * k.shape[-2] <= max_materialised:
+        return torch.matmul(torch.softmax(torch.matmul(q * scale, k.transpose(-2, -1)), dim=-1), v)
+    # equal head sizes let SDPA pick its fused, memory-O(N) kernel
+    padded = F.pad(v, [0, head_size - value_size])
+    return F.scaled_dot_product_attention(q, k, padded, scale=scale)[..., :value_size]
 
 
 class SpatialCrossAttention(nn.Module):
@@ -23,7 +51,11 @@ class SpatialCrossAttention(nn.Module):
     The fused, memory-O(N) SDPA kernels (flash attention on CPU and CUDA) need the same head size
     for queries, keys and values, while DCA's values are narrower (``C_l/h`` vs ``C/h``). The
     values are therefore zero-padded to ``C/h`` and the padded output columns dropped: exact,
-    because a zero value column yields a zero output column.
+    because a zero value column yields a zero output column. On CPU, when one stage's scores
+    ``(B, h, N, N)`` hold at most ``max_materialised_scores`` floats (default
+    :data:`MAX_MATERIALISED_SCORES`) (e.g. a 2D 224x224 input),
+    the scores are materialised instead, unpadded: faster there (measured in
+    ``scripts/bench_dca.py``), and memory stays bounded by that limit.
 
     Args:
         layout: channel counts and heads of the stages.
@@ -37,6 +69,7 @@ class SpatialCrossAttention(nn.Module):
         super().__init__()
         self.stage_channels = list(layout.channels)
         self.heads = list(layout.spatial_heads)
+        self.max_materialised_scores = MAX_MATERIALISED_SCORES
         total, stages = layout.total_channels, layout.num_stages
         self.query_weight = nn.Parameter(torch.empty(stages, total))
         self.query_bias = nn.Parameter(torch.empty(stages, total))
@@ -61,9 +94,10 @@ class SpatialCrossAttention(nn.Module):
             q = queries.reshape(batch, tokens, heads, head_size).transpose(1, 2)
             k = keys.reshape(batch, tokens, heads, head_size).transpose(1, 2)
             v = values[stage].reshape(batch, tokens, heads, value_size).transpose(1, 2)
-            # equal head sizes let SDPA pick its fused, memory-O(N) kernel (see class docstring)
-            v = F.pad(v, [0, head_size - value_size])
-            attended = F.scaled_dot_product_attention(q, k, v, scale=head_size**-0.5)
-            attended = attended[..., :value_size].transpose(1, 2).reshape(batch, tokens, channels)
+            attended = (
+                attend(q, k, v, head_size**-0.5, self.max_materialised_scores)
+                .transpose(1, 2)
+                .reshape(batch, tokens, channels)
+            )
             outputs.append(attended)
         return torch.cat(outputs, dim=-1) * self.out_weight + self.out_bias

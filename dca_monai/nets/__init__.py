@@ -5,6 +5,21 @@ from __future__ import annotations
 from dca_monai.nets.dca_attention_unet import DCAAttentionUnet
 from dca_monai.nets.dca_basic_unet import DCABasicUNet
 from dca_monai.nets.dca_dyn_unet import DCADynUNet
+from dca_monai.nets.dca_flexible_unet import DCAFlexibleUNet
+from dca_monai.nets.dca_seg_res_net import DCASegResNet
+from dca_monai.nets.dca_swin_unetr import DCASwinUNETR
+from dca_monai.nets.dca_unetr import DCAUNETR
+from dca_monai.nets.dca_vnet import DCAVNet
 from dca_monai.nets.skip_refinement import SkipRefinement
 
-__all__ = ["DCAAttentionUnet", "DCABasicUNet", "DCADynUNet", "SkipRefinement"]
+__all__ = [
+    "DCAUNETR",
+    "DCAAttentionUnet",
+    "DCABasicUNet",
+    "DCADynUNet",
+    "DCAFlexibleUNet",
+    "DCASegResNet",
+    "DCASwinUNETR",
+    "DCAVNet",
+    "SkipRefinement",
+]

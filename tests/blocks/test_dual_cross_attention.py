@@ -6,6 +6,7 @@ from monai.networks.utils import convert_to_torchscript
 from torch.profiler import ProfilerActivity, profile
 
 from dca_monai import DCA, DualCrossAttention
+from dca_monai.blocks import SpatialCrossAttention
 from dca_monai.compat import convert_official_dca
 from tests.blocks.dca_oracle import oracle_dca, random_official_state
 
@@ -49,6 +50,12 @@ def test_token_grid_is_the_coarsest_skip_divided_by_token_pool(size, token_pool,
     assert block.token_grid(make_skips(1, size, CHANNELS)) == expected
 
 
+def _set_materialised_limit(block: DualCrossAttention, limit: int) -> None:
+    for module in block.modules():
+        if isinstance(module, SpatialCrossAttention):
+            module.max_materialised_scores = limit
+
+
 ORACLE_CASES = [
     # spatial_dims size, n_blocks, channel_heads, spatial_heads, channel_att, spatial_att, token_pool
     ((32, 32), 1, [1, 1, 1, 1], [4, 4, 4, 4], True, True, 1),
@@ -62,9 +69,10 @@ ORACLE_CASES = [
 ]
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["materialised", "fused-sdpa"])
 @pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("case", ORACLE_CASES, ids=[str(i) for i in range(len(ORACLE_CASES))])
-def test_block_equals_einsum_oracle(case, training: bool) -> None:
+def test_block_equals_einsum_oracle(case, training: bool, fused: bool) -> None:
     size, n_blocks, channel_heads, spatial_heads, channel_att, spatial_att, token_pool = case
     torch.manual_seed(0)
     state = random_official_state(CHANNELS, n_blocks, len(size), channel_att, spatial_att)
@@ -80,6 +88,8 @@ def test_block_equals_einsum_oracle(case, training: bool) -> None:
     )
     block.load_state_dict(convert_official_dca(state), strict=True)
     block = block.double().train(training)
+    if fused:
+        _set_materialised_limit(block, 0)
     state64 = {k: v.double() if v.is_floating_point() else v for k, v in state.items()}
     skips = make_skips(2, size, CHANNELS, dtype=torch.float64)
     expected = oracle_dca(
@@ -127,14 +137,32 @@ def test_gradients_reach_every_parameter(spatial_dims: int) -> None:
     assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in skips)
 
 
-def test_spatial_attention_runs_the_fused_sdpa_kernel() -> None:
+def _attention_kernels(block: DualCrossAttention, skips: list[torch.Tensor]) -> set[str]:
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        sum(o.sum() for o in block(skips)).backward()
+    return {event.key for event in prof.key_averages() if "attention" in event.key or "softmax" in event.key}
+
+
+def test_large_token_grids_run_the_fused_sdpa_kernel_forward_and_backward() -> None:
+    block = DualCrossAttention(2, CHANNELS, channel_attention=False).train()
+    _set_materialised_limit(block, 0)
+    kernels = _attention_kernels(block, make_skips(1, (64, 64), CHANNELS))
+    assert any("flash_attention" in k and "backward" not in k for k in kernels), kernels
+    assert any("flash_attention" in k and "backward" in k for k in kernels), kernels
+    assert not any("softmax" in k or "_math" in k for k in kernels), kernels
+
+
+def test_small_token_grids_materialise_the_scores_with_the_same_result() -> None:
     block = DualCrossAttention(2, CHANNELS).eval()
-    skips = make_skips(1, (64, 64), CHANNELS)
-    with profile(activities=[ProfilerActivity.CPU]) as prof, torch.no_grad():
-        block(skips)
-    kernels = {event.key for event in prof.key_averages()}
-    assert any("flash_attention" in k for k in kernels), sorted(k for k in kernels if "attention" in k)
-    assert not any("_scaled_dot_product_attention_math" in k for k in kernels)
+    skips = make_skips(2, (64, 64), CHANNELS)
+    kernels = _attention_kernels(block, skips)
+    assert any("softmax" in k for k in kernels) and not any("flash" in k for k in kernels), kernels
+    with torch.no_grad():
+        materialised = block(skips)
+        _set_materialised_limit(block, 0)
+        fused = block(skips)
+    for a, b in zip(materialised, fused):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(

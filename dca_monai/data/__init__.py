@@ -1,0 +1,57 @@
+"""Embedded demo data: the MNI152 templates packaged with nilearn and a brain tissue dataset built from them.
+
+Names are imported on first use, so that ``import dca_monai.data`` stays light (no MONAI transforms)
+and ``python -m dca_monai.data.brain_dataset`` runs its module only once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dca_monai.data.atomic_write import write_bytes_atomic
+    from dca_monai.data.brain_dataset import BUILD_FORMAT, DATALIST_NAME, build_brain_dataset
+    from dca_monai.data.mni152 import (
+        MNI152_TEMPLATE_FILES,
+        MNI152Templates,
+        load_mni152_templates,
+        mni152_template_path,
+    )
+    from dca_monai.data.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
+
+_MODULE_OF = {
+    "write_bytes_atomic": "dca_monai.data.atomic_write",
+    "BUILD_FORMAT": "dca_monai.data.brain_dataset",
+    "DATALIST_NAME": "dca_monai.data.brain_dataset",
+    "build_brain_dataset": "dca_monai.data.brain_dataset",
+    "MNI152_TEMPLATE_FILES": "dca_monai.data.mni152",
+    "MNI152Templates": "dca_monai.data.mni152",
+    "load_mni152_templates": "dca_monai.data.mni152",
+    "mni152_template_path": "dca_monai.data.mni152",
+    "TISSUE_CLASSES": "dca_monai.data.tissue_labels",
+    "derive_tissue_labels": "dca_monai.data.tissue_labels",
+}
+
+__all__ = [
+    "BUILD_FORMAT",
+    "DATALIST_NAME",
+    "MNI152_TEMPLATE_FILES",
+    "TISSUE_CLASSES",
+    "MNI152Templates",
+    "build_brain_dataset",
+    "derive_tissue_labels",
+    "load_mni152_templates",
+    "mni152_template_path",
+    "write_bytes_atomic",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_MODULE_OF[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,90 @@
+"""SegResNet with Dual Cross-Attention on its skip connections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from monai.networks.nets import SegResNet
+from monai.utils import UpsampleMode
+
+from dca_monai.nets.skip_refinement import SkipRefinement
+
+__all__ = ["DCASegResNet"]
+
+
+class DCASegResNet(SkipRefinement, SegResNet):
+    """MONAI's :class:`~monai.networks.nets.SegResNet` whose skips are refined by DCA.
+
+    Tapped encoder outputs: ``down_layers[0]`` to ``down_layers[-2]``, the outputs of each level's
+    last pre-activation ``ResBlock`` (a residual sum, no norm or activation after it, exactly what
+    the decoder adds to its upsampled features), channels ``init_filters * 2**i``, at strides
+    ``2**i`` (``i = 0 .. len(blocks_down) - 2``; with the defaults 8, 16, 32 channels at strides
+    1, 2, 4). The deepest level ``down_layers[-1]`` is the bottleneck and is not refined. The
+    decoder *adds* the refined skips as ``SegResNet`` adds the raw ones. Every submodule name of
+    ``SegResNet`` is kept, the DCA module lives under ``dca``. TorchScript-scriptable.
+
+    The block's default ``spatial_heads=4`` divides the skip channels whenever ``init_filters``
+    is a multiple of 4 (as the default 8 is); otherwise pass ``dca_args={"spatial_heads": ...}``.
+
+    Args:
+        spatial_dims, init_filters, in_channels, out_channels, dropout_prob, act, norm, norm_name,
+            num_groups, use_conv_final, blocks_down, blocks_up, upsample_mode:
+            as :class:`~monai.networks.nets.SegResNet`.
+        dca: refine the skips with DCA; ``False`` gives exactly ``SegResNet``.
+        dca_args: keyword arguments of :class:`~dca_monai.blocks.DualCrossAttention`
+            (``n_blocks``, ``channel_heads``, ``spatial_heads``, ``token_pool``, ``norm``, ...).
+
+    Raises:
+        ValueError: as ``SegResNet``, or when ``dca_args`` is rejected (see
+            :meth:`~dca_monai.nets.SkipRefinement.attach_dca`).
+
+    Shapes:
+        input ``(B, in_channels, *S)``, output ``(B, out_channels, *S)``, ``S`` divisible by
+        ``2 ** (len(blocks_down) - 1)`` (8 with the defaults), as ``SegResNet`` requires.
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int = 3,
+        init_filters: int = 8,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        dropout_prob: float | None = None,
+        act: tuple | str = ("RELU", {"inplace": True}),
+        norm: tuple | str = ("GROUP", {"num_groups": 8}),
+        norm_name: str = "",
+        num_groups: int = 8,
+        use_conv_final: bool = True,
+        blocks_down: tuple = (1, 2, 2, 4),
+        blocks_up: tuple = (1, 1, 1),
+        upsample_mode: UpsampleMode | str = UpsampleMode.NONTRAINABLE,
+        dca: bool = True,
+        dca_args: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            spatial_dims,
+            init_filters,
+            in_channels,
+            out_channels,
+            dropout_prob,
+            act,
+            norm,
+            norm_name,
+            num_groups,
+            use_conv_final,
+            blocks_down,
+            blocks_up,
+            upsample_mode,
+        )
+        # down level i has init_filters * 2**i channels (SegResNet._make_down_layers); the last is the bottleneck
+        skip_channels = [init_filters * 2**i for i in range(len(blocks_down) - 1)]
+        self.attach_dca(spatial_dims, skip_channels, dca, dca_args)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, down_x = self.encode(x)
+        skips = self.refine_skips(down_x[:-1])
+        # decode() reads the skips coarse to fine from index 1; index 0 is the bottleneck, as in SegResNet
+        skips.reverse()
+        return self.decode(x, [x] + skips)
