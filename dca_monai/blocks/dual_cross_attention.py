@@ -168,7 +168,7 @@ class DualCrossAttention(nn.Module):
             size = list(skips[stage].shape[2:])
             if size != grid:
                 upsampled = F.interpolate(upsampled, size=size, mode=self.interpolation, align_corners=True)
-            refined.append(upsampled + skips[stage])
+            refined.append(upsampled.add_(skips[stage]))  # in place: the buffer is ours, no autograd needs it
         outputs: list[torch.Tensor] = []
         for stage, adn in enumerate(self.output_adn):
             outputs.append(adn(refined[stage]))
