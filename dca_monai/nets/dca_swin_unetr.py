@@ -40,14 +40,13 @@ class DCASwinUNETR(SkipRefinement, SwinUNETR):
     Args:
         in_channels, out_channels, patch_size, depths, num_heads, window_size, qkv_bias,
             mlp_ratio, feature_size, norm_name, drop_rate, attn_drop_rate, dropout_path_rate,
-            normalize, norm_layer, patch_norm, use_checkpoint, spatial_dims, downsample, use_v2,
-            use_hyena, hyena_stages, hyena_kernel_size, hyena_kernel_mlp_dim, hyena_kernel_layers,
-            hyena_mask_max_attenuation, hyena_fft_padding, hyena_grid_type, hyena_use_chunked_fft,
-            hyena_use_fft_short_conv, hyena_omega_0, hyena_l_cache, hyena_short_conv_fft_chunks,
-            use_flash_attention: as :class:`~monai.networks.nets.SwinUNETR`.
+            normalize, norm_layer, patch_norm, use_checkpoint, spatial_dims, downsample, use_v2:
+            as :class:`~monai.networks.nets.SwinUNETR` (the arguments MONAI 1.5 and 1.6 share).
         dca: refine the skips with DCA; ``False`` gives exactly ``SwinUNETR``.
         dca_args: keyword arguments of :class:`~dca_monai.blocks.DualCrossAttention`
             (``n_blocks``, ``channel_heads``, ``spatial_heads``, ``token_pool``, ``norm``, ...).
+        swin_kwargs: further ``SwinUNETR`` arguments of the installed MONAI version (MONAI 1.6's
+            ``use_hyena``, ``hyena_*``, ``use_flash_attention``), passed on unchanged.
 
     Raises:
         ValueError: as ``SwinUNETR`` (also in ``forward`` for an input size not divisible by
@@ -81,22 +80,9 @@ class DCASwinUNETR(SkipRefinement, SwinUNETR):
         spatial_dims: int = 3,
         downsample: str | nn.Module = "merging",
         use_v2: bool = False,
-        use_hyena: bool = False,
-        hyena_stages: Sequence[bool] | None = None,
-        hyena_kernel_size: int = 3,
-        hyena_kernel_mlp_dim: int = 32,
-        hyena_kernel_layers: int = 3,
-        hyena_mask_max_attenuation: float = 0.95,
-        hyena_fft_padding: str = "circular",
-        hyena_grid_type: str = "single",
-        hyena_use_chunked_fft: bool = False,
-        hyena_use_fft_short_conv: bool = False,
-        hyena_omega_0: float = 10.0,
-        hyena_l_cache: int = 32,
-        hyena_short_conv_fft_chunks: int = 0,
-        use_flash_attention: bool = False,
         dca: bool = True,
         dca_args: Mapping[str, Any] | None = None,
+        **swin_kwargs: Any,
     ) -> None:
         super().__init__(
             in_channels=in_channels,
@@ -119,20 +105,7 @@ class DCASwinUNETR(SkipRefinement, SwinUNETR):
             spatial_dims=spatial_dims,
             downsample=downsample,
             use_v2=use_v2,
-            use_hyena=use_hyena,
-            hyena_stages=hyena_stages,
-            hyena_kernel_size=hyena_kernel_size,
-            hyena_kernel_mlp_dim=hyena_kernel_mlp_dim,
-            hyena_kernel_layers=hyena_kernel_layers,
-            hyena_mask_max_attenuation=hyena_mask_max_attenuation,
-            hyena_fft_padding=hyena_fft_padding,
-            hyena_grid_type=hyena_grid_type,
-            hyena_use_chunked_fft=hyena_use_chunked_fft,
-            hyena_use_fft_short_conv=hyena_use_fft_short_conv,
-            hyena_omega_0=hyena_omega_0,
-            hyena_l_cache=hyena_l_cache,
-            hyena_short_conv_fft_chunks=hyena_short_conv_fft_chunks,
-            use_flash_attention=use_flash_attention,
+            **swin_kwargs,
         )
         # enc0..enc3 and the stage-3 transformer output, as built by SwinUNETR for its decoders
         skip_channels = [feature_size * factor for factor in (1, 1, 2, 4, 8)]
