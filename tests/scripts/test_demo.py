@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_quick_demo_trains_both_networks_and_reports(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "scripts/demo.py", "--quick", "--output-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    report = completed.stdout[completed.stdout.index("DCA vs parent") :]
+    assert "DCADynUNet (DCA)" in report and "DynUNet (dca=false)" in report
+    for folder in ("dca", "parent"):
+        assert (tmp_path / folder / "models" / "model.pt").is_file()
+        assert list((tmp_path / folder / "train").glob("events.out.tfevents.*"))
+        assert (tmp_path / folder / "evaluate" / "overlay_best.png").is_file()
+        label = nib.load(next((tmp_path / folder / "inference").glob("*_seg.nii.gz")))
+        image = nib.load(tmp_path / "dataset" / "images" / "test_000.nii.gz")
+        assert label.shape == image.shape
+        assert str(tmp_path / folder / "inference") in report
+    dca_weights = (tmp_path / "dca" / "models" / "model.pt").stat().st_size
+    parent_weights = (tmp_path / "parent" / "models" / "model.pt").stat().st_size
+    assert dca_weights > parent_weights  # the parent run really trained without the dca block
