@@ -5,19 +5,20 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
 
     python scripts/bench_dca.py                      # every case, BasicUNet and DynUNet
     python scripts/bench_dca.py --cases 2d224 --repeats 3
-    python scripts/bench_dca.py --block-memory-only  # DCA block at 3D 128^3: fused SDPA vs naive
+    python scripts/bench_dca.py --block-memory-only  # DCA block at 3D 128^3: fused SDPA vs naive attention
 
 Time: median of ``--repeats`` runs after one warm-up; forward in eval mode under ``no_grad``,
 forward+backward in train mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash
 attention counted. Peak memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set
-of a fresh subprocess running one forward+backward, minus its resident set just before.
+of a fresh subprocess during one forward+backward, above its resident set just before
+(``peak_rss.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 from monai.networks.nets import BasicUNet, DynUNet
+from peak_rss import peak_rss_bytes
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
@@ -129,11 +131,6 @@ def _forward_backward(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return run
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize()
-
-
 def peak_memory_child(spec: dict) -> None:
     """Subprocess entry: print the peak memory (bytes) of one forward+backward, or of the block."""
     torch.manual_seed(0)
@@ -143,11 +140,8 @@ def peak_memory_child(spec: dict) -> None:
         run = _forward_backward(model, x)
     else:
         model, skips = block_and_skips(spec["size"])
-        run = block_forward_backward(model, skips, spec["naive"])
-    before = _rss_bytes()
-    run()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"peak": max(0, peak - before)}))
+        run = block_work(model, skips, spec["mode"], spec["naive"])
+    print(json.dumps({"peak": peak_rss_bytes(run)}))
 
 
 def peak_memory(spec: dict, device: torch.device, build: Callable[[], Callable[[], None]]) -> float:
@@ -217,33 +211,50 @@ def block_and_skips(size: int) -> tuple[DualCrossAttention, list[torch.Tensor]]:
     return DualCrossAttention(3, channels), skips
 
 
-def block_forward_backward(model: nn.Module, skips: list[torch.Tensor], naive: bool) -> Callable[[], None]:
-    """One training step of the block; ``naive`` forces SDPA's math backend, which materialises the scores."""
+BLOCK_MODES = {
+    "train": "whole block, forward+backward",
+    "infer": "whole block, forward (eval, no_grad)",
+    "attention": "spatial cross-attention alone, forward+backward",
+}
+
+
+def block_work(model: DualCrossAttention, skips: list[torch.Tensor], mode: str, naive: bool) -> Callable[[], None]:
+    """One measured step of the block; ``naive`` forces SDPA's math backend, which materialises the scores.
+
+    The loss is a plain sum, so backward adds no skip-sized buffers of its own.
+    """
+    spatial = model.blocks[0].spatial_attention
+    spatial.max_materialised_scores = 0  # compare the fused kernel with the naive one at any size
+    tokens = torch.rand(1, model.token_grid(skips)[0] ** 3, sum(model.skip_channels), requires_grad=True)
 
     def run() -> None:
-        model.train()
-        with sdpa_kernel([SDPBackend.MATH] if naive else list(SDPBackend)):
-            outputs = model(skips)
-            sum(o.pow(2).mean() for o in outputs).backward()
+        with sdpa_kernel([SDPBackend.MATH]) if naive else contextlib.nullcontext():
+            if mode == "infer":
+                with torch.no_grad():
+                    model.eval()(skips)
+            elif mode == "train":
+                sum(o.sum() for o in model.train()(skips)).backward()
+            else:
+                spatial(tokens).sum().backward()
 
     return run
 
 
 def bench_block_memory(size: int, device: torch.device) -> None:
     tokens = (size // 8) ** 3
-    print(f"\nDCA block alone, 3D {size}^3 skips (32..256 channels, {tokens} tokens), forward+backward peak memory")
-    results = {}
-    for naive in (False, True):
-        spec = {"kind": "block", "size": size, "naive": naive}
+    print(f"\nDCA block alone, 3D {size}^3 skips (32..256 channels, {tokens} tokens): peak memory, MiB")
+    print(f"{'what':<50}{'fused SDPA (ours)':>19}{'naive (math)':>14}{'ratio':>8}")
+    for mode, title in BLOCK_MODES.items():
+        results = {}
+        for naive in (False, True):
+            spec = {"kind": "block", "size": size, "naive": naive, "mode": mode}
 
-        def build(naive: bool = naive) -> Callable[[], None]:
-            model, skips = block_and_skips(size)
-            return block_forward_backward(model.to(device), [s.to(device) for s in skips], naive)
+            def build(naive: bool = naive, mode: str = mode) -> Callable[[], None]:
+                model, skips = block_and_skips(size)
+                return block_work(model.to(device), [s.to(device) for s in skips], mode, naive)
 
-        results[naive] = peak_memory(spec, device, build)
-    print(f"{'fused SDPA (ours)':<28}{results[False]:>10.0f} MiB")
-    print(f"{'naive attention (math)':<28}{results[True]:>10.0f} MiB")
-    print(f"{'ratio ours / naive':<28}{results[False] / results[True]:>10.3f}")
+            results[naive] = peak_memory(spec, device, build)
+        print(f"{title:<50}{results[False]:>19.0f}{results[True]:>14.0f}{results[False] / results[True]:>8.3f}")
 
 
 def main() -> None:

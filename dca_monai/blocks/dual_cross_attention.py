@@ -55,6 +55,7 @@ class DualCrossAttention(nn.Module):
         norm: feature normalisation after the residual, a MONAI ``Norm`` name or ``(name, args)``;
             ``None`` for none.
         act: activation after the norm, a MONAI ``Act`` name or ``(name, args)``; ``None`` for none.
+            The default ReLU runs in place on the block's own buffer (no skip-sized copy).
 
     Raises:
         ValueError: for an unsupported ``spatial_dims``, bad ``skip_channels``, heads or
@@ -83,7 +84,7 @@ class DualCrossAttention(nn.Module):
         spatial_attention: bool = True,
         token_pool: int | Sequence[int] = 1,
         norm: tuple | str | None = "batch",
-        act: tuple | str | None = "relu",
+        act: tuple | str | None = ("relu", {"inplace": True}),
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
