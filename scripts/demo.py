@@ -118,7 +118,7 @@ def print_report(results: list[VariantResult], quick: bool) -> None:
     )
     print("Demonstrates the pipeline on real anatomy; not a clinical benchmark.\n")
     dice_cols = "".join(f"{'Dice ' + c:>18}" for c in CLASSES)
-    print(f"{'network':<26}{dice_cols}{'mean Dice':>11}{'HD95 (vox)':>12}{'train s':>9}{'infer s':>9}")
+    print(f"{'network':<26}{dice_cols}{'mean Dice':>11}{'HD95 (mm)':>12}{'train s':>9}{'infer s':>9}")
     for r in results:
         dice = "".join(f"{d:>18.3f}" for d in r.dice)
         mean_dice = sum(r.dice) / len(r.dice)

@@ -1,8 +1,9 @@
-"""Ignite handlers that MONAI lacks: atomic checkpoints with a resumable best record, best/worst case figures."""
+"""Ignite handlers MONAI lacks: atomic checkpoints with a resumable best record, overlay figures, HD95 in mm."""
 
 from __future__ import annotations
 
 from dca_monai.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver
 from dca_monai.handlers.best_worst_overlay_saver import BestWorstOverlaySaver
+from dca_monai.handlers.physical_hausdorff_distance import PhysicalHausdorffDistance
 
-__all__ = ["AtomicCheckpointSaver", "BestWorstOverlaySaver"]
+__all__ = ["AtomicCheckpointSaver", "BestWorstOverlaySaver", "PhysicalHausdorffDistance"]

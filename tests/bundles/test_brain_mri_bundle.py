@@ -175,6 +175,17 @@ def write_dicom_series(nifti: Path, folder: Path) -> None:
 
 
 @pytest.mark.slow
+def test_inference_checks_its_input_before_loading_the_network(trained: tuple[Path, BundleRun], tmp_path: Path) -> None:
+    bundle_root, _ = trained
+    missing = tmp_path / "no_such_subject.nii.gz"
+    overrides = {"bundle_root": bundle_root, "input_path": missing, "output_dir": tmp_path / "out"}
+    result = run_bundle("run", "--config_file", INFERENCE, overrides={**overrides, **DATA, **NETWORK})
+    assert result.returncode != 0
+    assert f"test[0].image ({missing}): file not found" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
 def test_inference_on_dicom_folder_returns_labels_in_the_series_space(
     trained: tuple[Path, BundleRun], dataset_dir: Path, tmp_path: Path
 ) -> None:
