@@ -10,7 +10,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dca_monai.data.atomic_write import write_bytes_atomic
     from dca_monai.data.brain_dataset import BUILD_FORMAT, DATALIST_NAME, build_brain_dataset
     from dca_monai.data.mni152 import (
         MNI152_TEMPLATE_FILES,
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from dca_monai.data.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
 
 _MODULE_OF = {
-    "write_bytes_atomic": "dca_monai.data.atomic_write",
     "BUILD_FORMAT": "dca_monai.data.brain_dataset",
     "DATALIST_NAME": "dca_monai.data.brain_dataset",
     "build_brain_dataset": "dca_monai.data.brain_dataset",
@@ -43,7 +41,6 @@ __all__ = [
     "derive_tissue_labels",
     "load_mni152_templates",
     "mni152_template_path",
-    "write_bytes_atomic",
 ]
 
 

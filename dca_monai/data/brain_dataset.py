@@ -61,7 +61,7 @@ from monai.transforms import (
     Spacingd,
 )
 
-from dca_monai.data.atomic_write import write_bytes_atomic
+from dca_monai.atomic_file import write_bytes_atomic
 from dca_monai.data.mni152 import MNI152_TEMPLATE_FILES, load_mni152_templates
 from dca_monai.data.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
 

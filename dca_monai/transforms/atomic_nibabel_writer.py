@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from monai.config import PathLike
 from monai.data import NibabelWriter
+
+from dca_monai.atomic_file import atomic_path
 
 __all__ = ["AtomicNibabelWriter"]
 
@@ -40,23 +39,10 @@ class AtomicNibabelWriter(NibabelWriter):
             FileNotFoundError: when the folder of ``filename`` does not exist.
         """
         path = Path(filename)
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{_extension(path)}")
-        os.close(fd)
-        try:
+        with atomic_path(path, suffix=f".tmp{_extension(path)}") as temp:
             if verbose:
                 logger.info(f"writing: {path}")
-            super().write(temp_name, verbose=False, **obj_kwargs)
-            with open(temp_name, "rb+") as stream:
-                os.fsync(stream.fileno())
-            # mkstemp creates the file 0600; give it the permissions of an ordinary file
-            os.chmod(temp_name, 0o644)
-            os.replace(temp_name, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_name)
-            raise
+            super().write(temp, verbose=False, **obj_kwargs)
 
 
 def _extension(path: Path) -> str:
