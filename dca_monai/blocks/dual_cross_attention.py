@@ -11,6 +11,7 @@ from monai.networks.layers import Conv
 from torch import nn
 
 from dca_monai.blocks.cross_attention_block import CrossAttentionBlock
+from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
 __all__ = ["DCA", "DualCrossAttention"]
@@ -35,6 +36,9 @@ class DualCrossAttention(nn.Module):
     - The 1x1 convolution runs on the token grid *before* upsampling instead of after: both are
       linear, the interpolation weights sum to one, so the result is the same (up to float
       rounding) at a fraction of the cost.
+    - The (bi/tri)linear, ``align_corners=True`` upsampling is computed as one small matrix
+      product per axis (:func:`~dca_monai.blocks.separable_upsample.separable_upsample`): the
+      same weights as ``F.interpolate``, about 3x faster on CPU.
     - Spatial attention uses :func:`torch.nn.functional.scaled_dot_product_attention` with the
       values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact).
     - Norm and activation after the residual are configurable (default batch norm + ReLU, as
@@ -100,7 +104,6 @@ class DualCrossAttention(nn.Module):
         self.spatial_dims = spatial_dims
         self.skip_channels = list(layout.channels)
         self.token_pool = list(pool)
-        self.interpolation = "bilinear" if spatial_dims == 2 else "trilinear"
         # per-channel token maps of all stages side by side (the authors' per-stage 1x1 depthwise convs)
         self.token_weight = nn.Parameter(torch.empty(layout.total_channels))
         self.token_bias = nn.Parameter(torch.empty(layout.total_channels))
@@ -168,7 +171,7 @@ class DualCrossAttention(nn.Module):
             upsampled = projection(on_grid)
             size = list(skips[stage].shape[2:])
             if size != grid:
-                upsampled = F.interpolate(upsampled, size=size, mode=self.interpolation, align_corners=True)
+                upsampled = separable_upsample(upsampled, size)
             refined.append(upsampled.add_(skips[stage]))  # in place: the buffer is ours, no autograd needs it
         outputs: list[torch.Tensor] = []
         for stage, adn in enumerate(self.output_adn):
