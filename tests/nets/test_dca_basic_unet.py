@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from monai.networks.nets import BasicUNet
+from monai.networks.utils import convert_to_torchscript
 
 from dca_monai.nets import DCABasicUNet
 from tests.nets.net_checks import (
@@ -50,3 +52,14 @@ def test_dca_args_are_passed_to_the_block() -> None:
 def test_dca_args_may_not_override_skip_channels() -> None:
     with pytest.raises(ValueError, match=r"dca_args\['skip_channels'\]"):
         DCABasicUNet(spatial_dims=2, dca_args={"skip_channels": [1, 2, 3, 4]})
+
+
+@pytest.mark.parametrize("dca", [True, False])
+def test_torchscript_through_monai_export_matches_eager(tmp_path, dca: bool) -> None:
+    net = DCABasicUNet(spatial_dims=3, in_channels=1, out_channels=2, dca=dca, **SMALL).eval()
+    path = tmp_path / "net.ts"
+    convert_to_torchscript(net, filename_or_obj=str(path), verify=True, inputs=[torch.rand(1, 1, 32, 32, 16)])
+    loaded = torch.jit.load(str(path))
+    x = torch.rand(2, 1, 48, 32, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net(x), rtol=1e-4, atol=1e-5)
