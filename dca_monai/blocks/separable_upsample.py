@@ -45,9 +45,14 @@ def separable_upsample(x: torch.Tensor, size: list[int]) -> torch.Tensor:
     Returns:
         ``(B, C, *S_out)``, contiguous.
     """
+    last = len(size) - 1
     for axis, size_out in enumerate(size):
         size_in = x.shape[2 + axis]
-        if size_in != size_out:
-            weights = interpolation_matrix(size_in, size_out, x.dtype, x.device)
-            x = torch.matmul(x.movedim(2 + axis, -1), weights.t()).movedim(-1, 2 + axis)
+        if size_in == size_out:
+            continue
+        weights = interpolation_matrix(size_in, size_out, x.dtype, x.device).t()
+        if axis == last:  # a plain product, not a view: callers may update the result in place
+            x = torch.matmul(x, weights)
+        else:
+            x = torch.matmul(x.movedim(2 + axis, -1), weights).movedim(-1, 2 + axis)
     return x.contiguous()
