@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dca_monai.nets import DCADynUNet
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = REPO_ROOT / "bundles"
 SCHEMA = BUNDLES / "schema" / "meta_schema_20240725.json"
@@ -87,3 +89,10 @@ def _run(argv: tuple[str, ...], timeout: float, cwd: Path) -> BundleRun:
         argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False
     )
     return BundleRun(argv, completed.returncode, completed.stdout, time.perf_counter() - start)
+
+
+def bundle_network(out_channels: int, filters: Sequence[int], dca: bool = True) -> DCADynUNet:
+    """The ``network_def`` both bundles build (5 levels, 3x3x3 kernels, strides 1-2-2-2-2, instance norm)."""
+    return DCADynUNet(
+        3, 1, out_channels, [3] * 5, [1, 2, 2, 2, 2], [2, 2, 2, 2], filters=filters, norm_name="instance", dca=dca
+    )

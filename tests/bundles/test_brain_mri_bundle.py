@@ -22,7 +22,15 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from dca_monai.data import build_brain_dataset
 from dca_monai.nets import DCADynUNet
-from tests.bundles.bundle_runner import SCHEMA, TORCHRUN, BundleRun, config_files, run_bundle, run_python
+from tests.bundles.bundle_runner import (
+    SCHEMA,
+    TORCHRUN,
+    BundleRun,
+    bundle_network,
+    config_files,
+    run_bundle,
+    run_python,
+)
 
 BUNDLE = "brain_mri_dca_segmentation"
 META = config_files(BUNDLE, "metadata.json")
@@ -59,9 +67,7 @@ def trained(dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
 
 
 def tiny_network(dca: bool = True) -> DCADynUNet:
-    return DCADynUNet(
-        3, 1, 4, [3] * 5, [1, 2, 2, 2, 2], [2, 2, 2, 2], filters=NETWORK["filters"], norm_name="instance", dca=dca
-    )
+    return bundle_network(4, NETWORK["filters"], dca=dca)
 
 
 @pytest.mark.slow

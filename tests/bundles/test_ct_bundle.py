@@ -29,7 +29,7 @@ from monai.transforms import LoadImage
 from PIL import Image
 
 from dca_monai.nets import DCADynUNet
-from tests.bundles.bundle_runner import SCHEMA, TORCHRUN, BundleRun, config_files, run_bundle
+from tests.bundles.bundle_runner import SCHEMA, TORCHRUN, BundleRun, bundle_network, config_files, run_bundle
 
 BUNDLE = "ct_dca_segmentation"
 META = config_files(BUNDLE, "metadata.json")
@@ -156,9 +156,7 @@ def trained(dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
 
 
 def tiny_network(dca: bool = True) -> DCADynUNet:
-    return DCADynUNet(
-        3, 1, 2, [3] * 5, [1, 2, 2, 2, 2], [2, 2, 2, 2], filters=NETWORK["filters"], norm_name="instance", dca=dca
-    )
+    return bundle_network(2, NETWORK["filters"], dca=dca)
 
 
 @pytest.mark.slow
