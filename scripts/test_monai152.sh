@@ -7,6 +7,7 @@ if [ ! -x .venv-monai152/bin/python ]; then
 fi
 .venv-monai152/bin/python -m pip install --quiet --upgrade pip
 .venv-monai152/bin/python -m pip install --quiet "torch==2.13.0"
-grep -v -iE '^(monai|torch)==' constraints.txt > .venv-monai152/constraints.txt
-.venv-monai152/bin/python -m pip install --quiet -c .venv-monai152/constraints.txt "monai==1.5.2" -e ".[dev,demo,onnx]"
+# pytorch-ignite 0.4.11 is what monai[ignite]==1.5.2 pins (and MONAI Label 0.8.5 installs)
+grep -v -iE '^(monai|torch|pytorch-ignite)==' constraints.txt > .venv-monai152/constraints.txt
+.venv-monai152/bin/python -m pip install --quiet -c .venv-monai152/constraints.txt "monai==1.5.2" "pytorch-ignite==0.4.11" -e ".[dev,demo,onnx]"
 .venv-monai152/bin/python -m pytest -q "$@"

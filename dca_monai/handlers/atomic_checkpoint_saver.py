@@ -127,11 +127,21 @@ class AtomicCheckpointSaver(CheckpointSaver):
                 checkpoint.save_handler = _AtomicDiskSaver(save_dir, filename)
 
     def state_dict(self) -> dict[str, Any]:
-        """The best-metric record: ``{"_saved": [(score, filename), ...]}``, empty without ``save_key_metric``.
+        """The best-metric record: ``{key: [(score, filename), ...]}``, empty without ``save_key_metric``.
 
-        Scores are plain floats so that the record loads with ``torch.load(..., weights_only=True)``.
+        ``key`` is the one the installed ignite reads back: ``"_saved"`` from pytorch-ignite 0.5,
+        ``"saved"`` in 0.4.11 (which ``monai[ignite]==1.5.2`` pins). Scores are plain floats so that
+        the record loads with ``torch.load(..., weights_only=True)``.
         """
+        key = _ignite_saved_key()
         if self._key_metric_checkpoint is None:
-            return {"_saved": []}
-        saved = self._key_metric_checkpoint.state_dict()["_saved"]
-        return {"_saved": [(float(score), str(filename)) for score, filename in saved]}
+            return {key: []}
+        saved = self._key_metric_checkpoint.state_dict()[key]
+        return {key: [(float(score), str(filename)) for score, filename in saved]}
+
+
+def _ignite_saved_key() -> str:
+    """The key of ignite's ``Checkpoint.state_dict``: ``"_saved"`` (ignite >= 0.5) or ``"saved"`` (0.4.x)."""
+    from ignite.handlers import Checkpoint
+
+    return getattr(Checkpoint, "_state_dict_all_req_keys", ("saved",))[0]

@@ -5,9 +5,13 @@ from pathlib import Path
 import pytest
 import torch
 from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint
 from monai.handlers import CheckpointLoader
 
 from dca_monai.handlers.atomic_checkpoint_saver import AtomicCheckpointSaver
+
+# the record key of the installed ignite: "_saved" from 0.5, "saved" in 0.4.11 (monai 1.5.2's pin)
+SAVED_KEY = Checkpoint._state_dict_all_req_keys[0]
 
 
 def make_engine(scores: list[float] | None = None) -> Engine:
@@ -91,7 +95,7 @@ def test_best_model_file_is_replaced_not_removed(tmp_path: Path, monkeypatch: py
     assert removed == []
     # a single saved object is stored as its bare state dict, as MONAI's saver does
     assert set(torch.load(tmp_path / "model.pt", weights_only=True)) == {"weight", "bias"}
-    assert saver.state_dict() == {"_saved": [(0.5, "model_key_metric=0.5000.pt")]}
+    assert saver.state_dict() == {SAVED_KEY: [(0.5, "model_key_metric=0.5000.pt")]}
 
 
 def test_best_record_survives_a_resume(tmp_path: Path) -> None:
@@ -112,13 +116,13 @@ def test_best_record_survives_a_resume(tmp_path: Path) -> None:
     resumed.attach(engine)
     engine.run([0], max_epochs=1)
 
-    assert resumed.state_dict() == {"_saved": [(0.7, "model_key_metric=0.7000.pt")]}
+    assert resumed.state_dict() == {SAVED_KEY: [(0.7, "model_key_metric=0.7000.pt")]}
     assert files(tmp_path) == ["model_key_metric=0.7000.pt", "resume.pt"]
 
 
 def test_state_dict_without_key_metric_is_empty(tmp_path: Path) -> None:
     saver = AtomicCheckpointSaver(str(tmp_path), {"model": torch.nn.Linear(1, 1)}, save_interval=1)
-    assert saver.state_dict() == {"_saved": []}
+    assert saver.state_dict() == {SAVED_KEY: []}
 
 
 @pytest.mark.parametrize("n_saved", [None, 2])
