@@ -1,4 +1,4 @@
-"""An obviously-correct DCA, written from ../shared/dca-spec.md with einsum, for testing the block.
+"""An obviously-correct DCA, written from docs/dca-spec.md with einsum, for testing the block.
 
 It reads the parameters in the authors' per-stage layout (the layout the spec describes, one
 map per stage and per use), so the same oracle checks the block and the weight converter.
