@@ -1,4 +1,4 @@
-"""Two torchrun agents as two "nodes" on 127.0.0.1 (c10d rendezvous, gloo), CI-sized brain bundle.
+"""Two torchrun agents as two "nodes" on 127.0.0.1 (c10d rendezvous, gloo), CI-sized CT bundle.
 
 The first run trains 4 epochs undisturbed; the second trains the same 4 epochs, but the rank-1 worker
 is killed by pid after a checkpoint, and ``--max-restarts=1`` must bring the run to its end without
@@ -18,16 +18,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pytest
 import torch
 
-from dca_monai.data import build_brain_dataset
 from tests.bundles.bundle_runner import BUNDLES, REPO_ROOT, TORCHRUN, config_files, override_args
 
-BUNDLE = "brain_mri_dca_segmentation"
+BUNDLE = "ct_dca_segmentation"
 EPOCHS = 4
 OVERRIDES = {
-    "pixdim": 4.0,
+    "pixdim": [3.0, 3.0, 3.0],
     "filters": [4, 4, 8, 8, 8],
     "roi_size": [32, 32, 32],
     "sw_batch_size": 2,
@@ -38,7 +39,7 @@ OVERRIDES = {
     "num_workers": 0,
 }
 TIMEOUT = 240
-RESUMED = r"resuming from iteration \d+, epoch (\d+)"  # ignite's log line when a run continues
+TRAINED_EPOCH = r"SupervisedTrainer: Epoch\[(\d+)\] Complete"  # ignite, on every rank
 
 
 @dataclass
@@ -59,9 +60,24 @@ class Agents:
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """2 training cases (one per rank) and 1 validation case at 4 mm."""
-    folder = tmp_path_factory.mktemp("brain_dataset")
-    build_brain_dataset(folder, num_train=2, num_val=1, num_test=0, spacing=4.0)
+    """2 training cases (one per rank) and 1 validation case: soft tissue (40 HU) with a bone ball (300 HU)."""
+    folder = tmp_path_factory.mktemp("ct_dataset")
+    for kind in ("images", "labels"):
+        (folder / kind).mkdir()
+    grid = np.stack(np.meshgrid(*[np.arange(36)] * 3, indexing="ij"), axis=-1)
+    for seed, name in enumerate(("train_000", "train_001", "val_000")):
+        rng = np.random.default_rng(seed)
+        ball = np.linalg.norm(grid - rng.uniform(12, 24, size=3), axis=-1) < rng.uniform(5, 9)
+        image = np.where(ball, 300.0, 40.0) + rng.normal(0.0, 10.0, ball.shape)
+        affine = np.diag([3.0, 3.0, 3.0, 1.0])
+        nib.save(nib.Nifti1Image(image.astype(np.int16), affine), folder / "images" / f"{name}.nii.gz")
+        nib.save(nib.Nifti1Image(ball.astype(np.uint8), affine), folder / "labels" / f"{name}.nii.gz")
+
+    def entry(name: str) -> dict[str, str]:
+        return {"image": f"images/{name}.nii.gz", "label": f"labels/{name}.nii.gz"}
+
+    datalist = {"training": [entry("train_000"), entry("train_001")], "validation": [entry("val_000")]}
+    (folder / "datalist.json").write_text(json.dumps(datalist))
     return folder
 
 
@@ -163,7 +179,6 @@ def test_two_nodes_train_disjoint_shards_and_only_rank_zero_writes(undisturbed: 
     assert len(writers) == 1
 
     last = torch.load(bundle_root / "checkpoints" / "last.pt", weights_only=True)
-    assert last["trainer"]["epoch"] == EPOCHS
     assert last["trainer"]["iteration"] == EPOCHS  # one batch per rank and epoch
     # the learning rate follows the global batch: 2 processes, twice train.json's learning_rate
     learning_rate = json.loads((BUNDLES / BUNDLE / "configs" / "train.json").read_text())["learning_rate"]
@@ -181,7 +196,7 @@ def test_killed_worker_is_restarted_and_no_completed_epoch_is_lost(
     agents = launch(tmp_path, dataset_dir, shard_config, max_restarts=1)
     last = tmp_path / "checkpoints" / "last.pt"
     deadline = time.monotonic() + TIMEOUT
-    while not (last.exists() and torch.load(last, weights_only=True)["trainer"]["epoch"] >= 1):
+    while not (last.exists() and torch.load(last, weights_only=True)["trainer"]["iteration"] >= 1):
         assert time.monotonic() < deadline, "no checkpoint of epoch 1"
         assert all(process.poll() is None for process in agents.processes), "an agent ended before epoch 1"
         time.sleep(0.05)
@@ -193,16 +208,16 @@ def test_killed_worker_is_restarted_and_no_completed_epoch_is_lost(
     before = [epoch for text, mark in zip(outputs, restart_marks) for epoch in saved_epochs(text[:mark])]
     after = [epoch for text, mark in zip(outputs, restart_marks) for epoch in saved_epochs(text[mark:])]
     resumed = [
-        int(epoch) for text in outputs for epoch in re.findall(r"resuming from iteration \d+, epoch (\d+)", text)
+        int(epoch) for text, mark in zip(outputs, restart_marks) for epoch in re.findall(TRAINED_EPOCH, text[mark:])
     ]
     assert before and resumed
-    lost = max(before) - min(resumed)
-    print(f"checkpoints before the kill: {before}, resumed at epoch {min(resumed)}, completed epochs lost: {lost}")
+    lost = max(before) + 1 - min(resumed)
+    print(f"checkpoints before the kill: {before}, first epoch after the restart: {min(resumed)}, lost: {lost}")
     assert lost == 0
     assert after == list(range(max(before) + 1, EPOCHS + 1))
 
     final = torch.load(last, weights_only=True)
-    assert final["trainer"]["epoch"] == EPOCHS and final["trainer"]["iteration"] == EPOCHS
+    assert final["trainer"]["iteration"] == EPOCHS  # one iteration per epoch
     # same shards, seeds and restored random state: the weights of the undisturbed run
     reference = torch.load(undisturbed[0] / "checkpoints" / "last.pt", weights_only=True)["network"]
     difference = max((final["network"][key] - value).abs().max().item() for key, value in reference.items())
