@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import ignite.distributed as idist
+from ignite.engine import Engine
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointSaver
 
@@ -40,7 +42,8 @@ class AtomicCheckpointSaver(CheckpointSaver):
     interruption can leave a truncated checkpoint or none. This saver writes every checkpoint to a
     temporary file in ``save_dir`` and renames it over the target (``os.replace``); a fixed-name
     file stays in place until its replacement is complete. Only rank 0 writes in a distributed run
-    (ignite's ``DiskSaver``).
+    (ignite's ``DiskSaver``) and only rank 0 logs "Saved checkpoint"; every rank still collects the
+    ``state_dict`` of each item, so items may gather state from all ranks.
 
     It also adds:
 
@@ -125,6 +128,13 @@ class AtomicCheckpointSaver(CheckpointSaver):
         ):
             if checkpoint is not None:
                 checkpoint.save_handler = _AtomicDiskSaver(save_dir, filename)
+
+    def interval_completed(self, engine: Engine) -> None:
+        """Save the interval checkpoint; the log line comes from rank 0, the one that wrote the file."""
+        if idist.get_rank() == 0:
+            super().interval_completed(engine)
+        elif callable(self._interval_checkpoint):
+            self._interval_checkpoint(engine)
 
     def state_dict(self) -> dict[str, Any]:
         """The best-metric record: ``{key: [(score, filename), ...]}``, empty without ``save_key_metric``.

@@ -43,7 +43,7 @@ INFERENCE = config_files(BUNDLE, "inference.json")
 DATA = {"pixdim": 4.0, "num_train": 2, "num_val": 1, "num_test": 1}
 NETWORK = {"filters": [4, 4, 8, 8, 8], "roi_size": [32, 32, 32], "sw_batch_size": 2}
 TRAINING = {"epochs": 2, "val_interval": 1, "num_samples": 1, "batch_size": 2, "num_workers": 0}
-CHECKPOINT_KEYS = {"network", "optimizer", "lr_scheduler", "trainer", "best_model_record"}
+CHECKPOINT_KEYS = {"network", "optimizer", "lr_scheduler", "trainer", "best_model_record", "random_state"}
 
 
 @pytest.fixture(scope="session")
@@ -77,11 +77,14 @@ def test_train_writes_checkpoints_and_tensorboard(trained: tuple[Path, BundleRun
 
     best = torch.load(bundle_root / "models" / "model.pt", weights_only=True)
     tiny_network().load_state_dict(best)  # the best model holds the bare weights of network_def
-    last = torch.load(bundle_root / "models" / "last.pt", weights_only=True)
+    last = torch.load(bundle_root / "checkpoints" / "last.pt", weights_only=True)
     assert set(last) == CHECKPOINT_KEYS
     assert last["trainer"]["iteration"] == 2  # 2 epochs of 1 batch of 2 cases
     assert len(last["best_model_record"]["_saved"]) == 1
-    assert sorted(path.name for path in (bundle_root / "models").iterdir()) == ["last.pt", "model.pt"]
+    assert sorted(path.name for path in (bundle_root / "models").iterdir()) == [
+        "model.pt"
+    ]  # MONAI Label takes any *.pt there
+    assert sorted(path.name for path in (bundle_root / "checkpoints").iterdir()) == ["last.pt"]
     assert list((bundle_root / "eval").glob("events.out.tfevents.*"))
 
 
@@ -90,15 +93,15 @@ def test_interrupted_training_resumes_from_last_checkpoint(dataset_dir: Path, tm
     overrides = train_overrides(dataset_dir, tmp_path)
     # an interruption after epoch 1 of 2: the trainer stops there, schedule and state are those of a 2-epoch run
     run_bundle("run", "--config_file", TRAIN, overrides={**overrides, "train#trainer#max_epochs": 1}).check()
-    interrupted = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    interrupted = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert interrupted["trainer"]["iteration"] == 1
 
     resumed = run_bundle("run", "--config_file", TRAIN, overrides={**overrides, "resume": True}).check()
 
-    assert f"Restored all variables from {tmp_path / 'models' / 'last.pt'}" in resumed.output
+    assert f"Restored all variables from {tmp_path / 'checkpoints' / 'last.pt'}" in resumed.output
     assert "Epoch: 1/2" not in resumed.output
     assert "Epoch: 2/2" in resumed.output
-    last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    last = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert last["trainer"]["iteration"] == 2
     assert last["lr_scheduler"]["last_epoch"] == 2
     # AdamW counted the steps of both runs: the optimizer state was restored, not restarted
@@ -268,7 +271,7 @@ def test_ddp_with_two_cpu_processes(dataset_dir: Path, tmp_path: Path) -> None:
     assert train.output.count("Epoch[2] Metrics -- val_mean_dice") == 1  # only rank 0 logs
     writers = {path.name.split(".")[-2] for path in (tmp_path / "eval").glob("events.out.tfevents.*")}
     assert len(writers) == 1  # TensorBoard files of one process (the name holds its pid)
-    last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    last = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert last["trainer"]["iteration"] == 2  # each rank trains on its own training case
     assert not any(key.startswith("module.") for key in last["network"])
 

@@ -49,7 +49,7 @@ BONE_HU = 200
 
 NETWORK = {"filters": [4, 4, 8, 8, 8], "roi_size": [32, 32, 32], "sw_batch_size": 2, "pixdim": [3.0, 3.0, 3.0]}
 TRAINING = {"epochs": 1, "val_interval": 1, "num_samples": 1, "batch_size": 2, "num_workers": 0}
-CHECKPOINT_KEYS = {"network", "optimizer", "lr_scheduler", "trainer", "best_model_record"}
+CHECKPOINT_KEYS = {"network", "optimizer", "lr_scheduler", "trainer", "best_model_record", "random_state"}
 
 
 def hounsfield_slice() -> np.ndarray:
@@ -166,10 +166,13 @@ def test_train_writes_checkpoints_and_tensorboard(trained: tuple[Path, BundleRun
 
     best = torch.load(bundle_root / "models" / "model.pt", weights_only=True)
     tiny_network().load_state_dict(best)  # the best model holds the bare weights of network_def
-    last = torch.load(bundle_root / "models" / "last.pt", weights_only=True)
+    last = torch.load(bundle_root / "checkpoints" / "last.pt", weights_only=True)
     assert set(last) == CHECKPOINT_KEYS
     assert last["trainer"]["iteration"] == 2  # 3 training cases in batches of 2
-    assert sorted(path.name for path in (bundle_root / "models").iterdir()) == ["last.pt", "model.pt"]
+    assert sorted(path.name for path in (bundle_root / "models").iterdir()) == [
+        "model.pt"
+    ]  # MONAI Label takes any *.pt there
+    assert sorted(path.name for path in (bundle_root / "checkpoints").iterdir()) == ["last.pt"]
     assert list((bundle_root / "eval").glob("events.out.tfevents.*"))
 
 
@@ -178,14 +181,14 @@ def test_training_resumes_from_the_last_checkpoint(
     trained: tuple[Path, BundleRun], dataset_dir: Path, tmp_path: Path
 ) -> None:
     bundle_root, _ = trained
-    shutil.copytree(bundle_root / "models", tmp_path / "models")
+    shutil.copytree(bundle_root / "checkpoints", tmp_path / "checkpoints")
     overrides = train_overrides(dataset_dir, tmp_path, epochs=2, resume=True)
     resumed = run_bundle("run", "--config_file", TRAIN, overrides=overrides).check()
 
-    assert f"Restored all variables from {tmp_path / 'models' / 'last.pt'}" in resumed.output
+    assert f"Restored all variables from {tmp_path / 'checkpoints' / 'last.pt'}" in resumed.output
     assert "Epoch: 1/2" not in resumed.output
     assert "Epoch: 2/2" in resumed.output
-    last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    last = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert last["trainer"]["iteration"] == 4
     assert {float(state["step"]) for state in last["optimizer"]["state"].values()} == {4.0}
 
@@ -286,7 +289,7 @@ def test_dca_off_trains_a_plain_dynunet(dataset_dir: Path, tmp_path: Path) -> No
     # the zoo's "run training" form: the "training" id runs the same expressions as "run"
     run_bundle("run", "training", "--config_file", TRAIN, overrides=overrides).check()
 
-    weights = torch.load(tmp_path / "models" / "last.pt", weights_only=True)["network"]
+    weights = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["network"]
     assert not any(key.startswith("dca.") for key in weights)
     plain = DynUNet(3, 1, 2, [3] * 5, [1, 2, 2, 2, 2], [2, 2, 2, 2], filters=NETWORK["filters"], norm_name="instance")
     plain.load_state_dict(weights)  # strict: exactly MONAI's DynUNet
@@ -300,7 +303,7 @@ def test_ddp_with_two_cpu_processes(dataset_dir: Path, tmp_path: Path) -> None:
     ).check()
 
     assert train.output.count("Epoch[1] Metrics -- val_mean_dice") == 1  # only rank 0 logs
-    last = torch.load(tmp_path / "models" / "last.pt", weights_only=True)
+    last = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert last["trainer"]["iteration"] == 1  # 3 cases padded to 2 per rank, one batch of 2
     assert not any(key.startswith("module.") for key in last["network"])
 
