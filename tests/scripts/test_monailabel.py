@@ -148,6 +148,8 @@ def test_train_then_infer_round_trip(server_factory, app_dir: Path, studies: Pat
     assert before is None or (models / "model.pt").stat().st_mtime > before
     weights = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
     assert any(key.startswith("dca.") for key in weights)  # the DCA network was trained
+    # MONAI Label offers every models/*.pt as weights: the resumable state must live elsewhere
+    assert sorted(path.name for path in models.glob("*.pt")) == ["model.pt"]
     server.stop()
 
     # MONAI Label picks up models/model.pt when it starts: a new server serves the trained weights
