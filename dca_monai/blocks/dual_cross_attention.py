@@ -145,6 +145,8 @@ class DualCrossAttention(nn.Module):
                     f"skip {stage} has shape {list(skip.shape)} (rank {skip.dim()}) but rank "
                     f"{self.spatial_dims + 2} (B, C, {self.spatial_dims} spatial sizes) was expected"
                 )
+            if capturing_graph():  # sizes are symbolic there; comparing them would freeze the graph
+                continue
             if skip.shape[1] != self.skip_channels[stage]:
                 raise ValueError(
                     f"skip_channels[{stage}]={self.skip_channels[stage]} but skip {stage} has {skip.shape[1]} channels"
