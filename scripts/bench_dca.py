@@ -6,6 +6,7 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py                      # every case, BasicUNet and DynUNet
     python scripts/bench_dca.py --cases 2d224 --repeats 3
     python scripts/bench_dca.py --block-memory-only  # DCA block at 3D 128^3: fused SDPA vs naive attention
+    python scripts/bench_dca.py --pooling-only       # token pooling: averaging matrices vs adaptive pooling
 
 Time: median of ``--repeats`` runs after one warm-up; forward in eval mode under ``no_grad``,
 forward+backward in train mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash
@@ -25,8 +26,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
+import torch.nn.functional as F
 from monai.networks.nets import BasicUNet, DynUNet
 from peak_rss import peak_rss_bytes
 from torch import nn
@@ -34,6 +37,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from dca_monai.blocks import DualCrossAttention
+from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.nets import DCABasicUNet, DCADynUNet
 
 CASES = {
@@ -257,6 +261,68 @@ def bench_block_memory(size: int, device: torch.device) -> None:
         print(f"{title:<50}{results[False]:>19.0f}{results[True]:>14.0f}{results[False] / results[True]:>8.3f}")
 
 
+POOLING_CASES = {
+    # name: (spatial_dims, size, batch, skip channels fine to coarse): the skips of the benchmark's BasicUNets
+    "2d224": (2, 224, 2, (32, 64, 128, 256)),
+    "3d96": (3, 96, 1, (32, 64, 128, 256)),
+}
+
+
+class MatrixPooledDCA(DualCrossAttention):
+    """The DCA block with its eager token pooling replaced by the per-axis averaging matrices."""
+
+    def _pool(self, skip: torch.Tensor, grid: list[int]) -> torch.Tensor:
+        return separable_average_pool(skip, grid)
+
+
+def bench_pooling(repeats: int) -> None:
+    """Token pooling, per-axis averaging matrices (what traced/exported graphs use) vs adaptive pooling.
+
+    Times with ``torch.utils.benchmark`` (median of ``repeats`` measurements, each ``blocked_autorange``)
+    the pooling of all four skips to the token grid, forward+backward, and the whole DCA block with each
+    pooling, forward+backward (train mode).
+    """
+    from torch.utils import benchmark
+
+    print(f"\nToken pooling to the coarsest skip's grid, forward+backward, CPU, {torch.get_num_threads()} threads")
+    print(f"{'case':<28}{'adaptive ms':>13}{'matrices ms':>13}{'x':>7}")
+    for case, (spatial_dims, size, batch, channels) in POOLING_CASES.items():
+        shapes = [(batch, c, *[size // 2**i] * spatial_dims) for i, c in enumerate(channels)]
+        skips = [torch.rand(*shape, requires_grad=True) for shape in shapes]
+        grid = [size // 2 ** (len(channels) - 1)] * spatial_dims
+        adaptive = F.adaptive_avg_pool2d if spatial_dims == 2 else F.adaptive_avg_pool3d
+
+        def pool_all(pool: Callable[[torch.Tensor, list[int]], torch.Tensor], skips=skips, grid=grid) -> None:
+            sum(pool(skip, grid).sum() for skip in skips).backward()
+
+        torch.manual_seed(0)
+        blocks = {"adaptive": DualCrossAttention(spatial_dims, channels)}
+        blocks["matrices"] = MatrixPooledDCA(spatial_dims, channels)
+        blocks["matrices"].load_state_dict(blocks["adaptive"].state_dict())
+
+        def block_step(block: DualCrossAttention, skips=skips) -> None:
+            sum(o.sum() for o in block.train()(skips)).backward()
+
+        rows = {
+            "pooling of the 4 skips": (
+                partial(pool_all, adaptive),
+                partial(pool_all, separable_average_pool),
+            ),
+            "whole DCA block": (partial(block_step, blocks["adaptive"]), partial(block_step, blocks["matrices"])),
+        }
+        for what, (run_adaptive, run_matrices) in rows.items():
+            run_adaptive(), run_matrices()  # warm-up
+            medians: list[list[float]] = [[], []]
+            for _ in range(repeats):  # interleaved, so both see the same machine load
+                for i, run in enumerate((run_adaptive, run_matrices)):
+                    timer = benchmark.Timer(stmt="run()", globals={"run": run})
+                    medians[i].append(timer.blocked_autorange(min_run_time=0.5).median)
+            a, m = (statistics.median(values) * 1e3 for values in medians)
+            label = f"{case} {what}"
+            print(f"{label:<28}{a:>13.1f}{m:>13.1f}{m / a:>7.2f}")
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -264,6 +330,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--block-memory-only", action="store_true")
+    parser.add_argument("--pooling-only", action="store_true", help="only the token pooling comparison")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -271,6 +338,9 @@ def main() -> None:
         return
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    if args.pooling_only:
+        bench_pooling(args.repeats)
+        return
     if not args.block_memory_only:
         for case in args.cases:
             for net in args.nets:

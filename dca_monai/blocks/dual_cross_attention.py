@@ -11,6 +11,8 @@ from monai.networks.layers import Conv
 from torch import nn
 
 from dca_monai.blocks.cross_attention_block import CrossAttentionBlock
+from dca_monai.blocks.graph_capture import capturing_graph
+from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
@@ -119,9 +121,17 @@ class DualCrossAttention(nn.Module):
         )
 
     def token_grid(self, skips: list[torch.Tensor]) -> list[int]:
-        """The token grid ``G`` for these skips: the coarsest skip's size floor-divided by ``token_pool``."""
+        """The token grid ``G`` for these skips: the coarsest skip's size floor-divided by ``token_pool``, at least 1.
+
+        Written without ``int()``, ``max()`` or comparisons, so a traced or exported graph keeps the
+        grid symbolic (``a + 1 // (a + 1)`` is ``max(a, 1)`` for ``a >= 0``).
+        """
         coarsest = skips[-1].shape[2:]
-        return [max(1, int(size) // pool) for size, pool in zip(coarsest, self.token_pool)]
+        grid: list[int] = []
+        for axis, pool in enumerate(self.token_pool):
+            cells = coarsest[axis] // pool
+            grid.append(cells + 1 // (cells + 1))
+        return grid
 
     def _check_skips(self, skips: list[torch.Tensor]) -> None:
         if len(skips) != len(self.skip_channels):
@@ -135,6 +145,8 @@ class DualCrossAttention(nn.Module):
                     f"skip {stage} has shape {list(skip.shape)} (rank {skip.dim()}) but rank "
                     f"{self.spatial_dims + 2} (B, C, {self.spatial_dims} spatial sizes) was expected"
                 )
+            if capturing_graph():  # sizes are symbolic there; comparing them would freeze the graph
+                continue
             if skip.shape[1] != self.skip_channels[stage]:
                 raise ValueError(
                     f"skip_channels[{stage}]={self.skip_channels[stage]} but skip {stage} has {skip.shape[1]} channels"
@@ -149,6 +161,8 @@ class DualCrossAttention(nn.Module):
                         )
 
     def _pool(self, skip: torch.Tensor, grid: list[int]) -> torch.Tensor:
+        if capturing_graph():  # adaptive pooling freezes the sizes in traced and exported graphs
+            return separable_average_pool(skip, grid)
         if list(skip.shape[2:]) == grid:
             return skip
         if self.spatial_dims == 2:
@@ -170,7 +184,7 @@ class DualCrossAttention(nn.Module):
             # 1x1 conv before upsampling: both are linear and commute, the grid is far smaller
             upsampled = projection(on_grid)
             size = list(skips[stage].shape[2:])
-            if size != grid:
+            if capturing_graph() or size != grid:
                 upsampled = separable_upsample(upsampled, size)
             refined.append(upsampled.add_(skips[stage]))  # in place: the buffer is ours, no autograd needs it
         outputs: list[torch.Tensor] = []

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dca_monai.blocks.graph_capture import capturing_graph
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
 __all__ = ["MAX_MATERIALISED_SCORES", "SpatialCrossAttention", "attend"]
@@ -26,13 +27,18 @@ def attend(
         scale: score scale.
         max_materialised: on CPU, scores of at most this many floats are computed explicitly
             (unpadded values); larger ones go through the fused SDPA kernel with padded values.
+            While a graph is captured (tracing, ``torch.export``) the scores are always explicit.
 
     Returns:
         ``(B, h, N, dv)``.
     """
     batch, heads, tokens, head_size = q.shape
     value_size = v.shape[-1]
-    if q.device.type == "cpu" and batch * heads * tokens * k.shape[-2] <= max_materialised:
+    # a captured graph (trace, export) takes the explicit path at every size, as ONNX spells attention anyway
+    explicit = capturing_graph() or (
+        q.device.type == "cpu" and batch * heads * tokens * k.shape[-2] <= max_materialised
+    )
+    if explicit:
         return torch.matmul(torch.softmax(torch.matmul(q * scale, k.transpose(-2, -1)), dim=-1), v)
     # equal head sizes let SDPA pick its fused, memory-O(N) kernel
     padded = F.pad(v, [0, head_size - value_size])
