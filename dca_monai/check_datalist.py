@@ -14,11 +14,18 @@ key and file:
 - an image and label whose spatial shapes differ or whose affines differ by more than
   ``affine_tolerance``; both affines are in MONAI's RAS convention (nibabel's affine for NIfTI,
   MONAI's default ``LoadImage`` reader, ITK, for the rest);
+- an image or label that is not a 3-D volume (a 2-D slice, a single-slice volume);
 - label values that are not integers in ``[0, num_classes)``;
+- with ``check_values``, images holding NaN or infinite values, or one constant value;
 - a missing or empty ``"training"`` section, a missing requested section, an entry without
   image, or without label outside the ``"test"`` section.
 
-NIfTI images are checked from their header alone; labels are read in full for their values.
+NIfTI images are checked from their header alone unless ``check_values`` (the inference configs set
+it); labels are read in full for their values.
+
+In a bundle config, :func:`show_datalist_errors_first` makes a failed check print its problems as
+the whole output of ``python -m monai.bundle run`` instead of the end of the config parser's
+traceback.
 
 Command line (exit status 0 when clean, 2 with the problems printed on stderr)::
 
@@ -35,6 +42,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import nibabel as nib
@@ -42,11 +50,13 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-__all__ = ["DatalistError", "DatalistProblem", "SectionSummary", "check_datalist", "main"]
+__all__ = ["DatalistError", "DatalistProblem", "SectionSummary", "check_datalist", "main", "show_datalist_errors_first"]
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 _UNLABELLED_SECTIONS = ("test",)
 _MAX_LISTED_VALUES = 8
+_SPATIAL_DIMS = 3
+_TRACEBACK_VARIABLE = "DCA_MONAI_TRACEBACK"
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,7 @@ class _Volume:
     channels: int
     label_problem: str | None = None
     label_values: tuple[int, ...] = ()
+    value_problem: str | None = None
 
 
 class _ReadError(Exception):
@@ -142,6 +153,7 @@ def check_datalist(
     image_key: str = "image",
     label_key: str = "label",
     affine_tolerance: float = 1e-3,
+    check_values: bool = False,
 ) -> list[SectionSummary]:
     """Check every entry of the requested sections and summarise them.
 
@@ -156,6 +168,8 @@ def check_datalist(
         image_key: entry key of the image.
         label_key: entry key of the label; optional in the ``"test"`` section only.
         affine_tolerance: largest absolute difference allowed between image and label affines.
+        check_values: also read every image's voxels and refuse NaN or infinite values and
+            constant images (a scan the network cannot segment).
 
     Returns:
         One :class:`SectionSummary` per requested section, in order.
@@ -178,7 +192,7 @@ def check_datalist(
         name = str(datalist)
         content = _load_json(Path(datalist))
         data_dir = Path(datalist).parent if data_dir is None else data_dir
-    checker = _Checker(Path(data_dir), num_classes, in_channels, image_key, label_key, affine_tolerance)
+    checker = _Checker(Path(data_dir), num_classes, in_channels, image_key, label_key, affine_tolerance, check_values)
     summaries = [checker.check_section(content, section) for section in sections]
     if checker.problems:
         raise DatalistError(name, checker.problems)
@@ -211,8 +225,10 @@ class _Checker:
         image_key: str,
         label_key: str,
         affine_tolerance: float,
+        check_values: bool = False,
     ) -> None:
         self.data_dir = data_dir
+        self.check_values = check_values
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.image_key = image_key
@@ -286,6 +302,11 @@ class _Checker:
         volumes = [self.read(section, index, key, file, is_label=False) for key, file in zip(keys, files)]
         if any(volume is None for volume in volumes):
             return None
+        for key, file, volume in zip(keys, files, volumes):
+            problem = _rank_problem(volume, "image") or volume.value_problem
+            if problem is not None:
+                self.report(section, index, key, self.resolve(file), problem)
+                return None
         first = volumes[0]
         for key, file, volume in zip(keys[1:], files[1:], volumes[1:]):
             if volume.spatial_shape != first.spatial_shape or not self._same_affine(volume.affine, first.affine):
@@ -316,6 +337,10 @@ class _Checker:
         if label is None:
             return None
         path = self.resolve(value)
+        rank_problem = _rank_problem(label, "label")
+        if rank_problem is not None:
+            self.report(section, index, self.label_key, path, rank_problem)
+            return None
         if label.channels != 1:
             self.report(
                 section,
@@ -369,7 +394,9 @@ class _Checker:
         cache_key = (path, is_label)
         if cache_key not in self._volumes:
             try:
-                self._volumes[cache_key] = _read_volume(path, self.num_classes if is_label else None)
+                self._volumes[cache_key] = _read_volume(
+                    path, self.num_classes if is_label else None, with_values=self.check_values and not is_label
+                )
             except _ReadError as error:
                 self._volumes[cache_key] = error
         volume = self._volumes[cache_key]
@@ -379,13 +406,14 @@ class _Checker:
         return volume
 
 
-def _read_volume(path: Path, num_classes: int | None) -> _Volume:
+def _read_volume(path: Path, num_classes: int | None, with_values: bool = False) -> _Volume:
     """Geometry of a NIfTI file, a DICOM series folder or another image file; a label's values too.
 
     Args:
         path: the file or folder.
         num_classes: for a label, the number of classes its values are checked against;
-            ``None`` for an image, whose NIfTI voxels are then not read.
+            ``None`` for an image, whose NIfTI voxels are then not read unless ``with_values``.
+        with_values: for an image, read its voxels and check that they are finite and not constant.
     """
     if not path.exists():
         raise _ReadError("file not found")
@@ -394,11 +422,12 @@ def _read_volume(path: Path, num_classes: int | None) -> _Volume:
             _check_single_dicom_series(path)
             spatial, affine, channels, values = _read_with_monai(path)
         elif path.name.lower().endswith(_NIFTI_SUFFIXES):
-            spatial, affine, channels, values = _read_nifti(path, with_values=num_classes is not None)
+            spatial, affine, channels, values = _read_nifti(path, with_values=num_classes is not None or with_values)
         else:
             spatial, affine, channels, values = _read_with_monai(path)
         if num_classes is None:
-            return _Volume(spatial, affine, channels)
+            value_problem = _image_value_problem(values) if with_values else None
+            return _Volume(spatial, affine, channels, value_problem=value_problem)
         problem = _label_value_problem(values, num_classes)
         present = () if problem else _present_values(values, num_classes)
         return _Volume(spatial, affine, channels, problem, present)
@@ -452,6 +481,36 @@ def _check_single_dicom_series(folder: Path) -> None:
         raise _ReadError(f"folder holds {len(series)} DICOM series: {listed}; expected exactly one series per folder")
 
 
+def _rank_problem(volume: _Volume, role: str) -> str | None:
+    """Why ``volume`` is not a 3-D volume (a 2-D image, a single slice), or ``None`` when it is."""
+    shape = volume.spatial_shape
+    expected = "expected a 3-D volume (X, Y, Z), or a 4-D one whose last axis holds the channels"
+    if len(shape) != _SPATIAL_DIMS:
+        return f"{role} has {len(shape)} spatial dimension(s) (shape {_shape(shape)}); {expected}"
+    if min(shape) < 2:
+        return f"{role} is a single slice (spatial shape {_shape(shape)}); {expected} with at least 2 voxels per axis"
+    return None
+
+
+def _image_value_problem(values: np.ndarray) -> str | None:
+    """Why image ``values`` cannot be segmented (NaN or infinite values, one constant value), or ``None``."""
+    if values.size == 0:
+        return "image holds no voxel; expected a scan"
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
+        return f"image has dtype {values.dtype}; expected real-valued intensities"
+    if np.issubdtype(values.dtype, np.floating):
+        nan, inf = int(np.count_nonzero(np.isnan(values))), int(np.count_nonzero(np.isinf(values)))
+        if nan or inf:
+            return (
+                f"image holds {nan} NaN and {inf} infinite value(s) among {values.size} voxels; "
+                "expected finite intensities"
+            )
+    low, high = values.min(), values.max()
+    if low == high:
+        return f"image is constant (every voxel {float(low):g}); expected a scan with varying intensities"
+    return None
+
+
 def _label_value_problem(values: np.ndarray, num_classes: int) -> str | None:
     """Why ``values`` are not integers in ``[0, num_classes)``, or ``None`` when they are."""
     expected = f"expected integers in [0, {num_classes}) (num_classes={num_classes})"
@@ -485,6 +544,43 @@ def _present_values(values: np.ndarray, num_classes: int) -> tuple[int, ...]:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
+
+
+def show_datalist_errors_first() -> None:
+    """Print a :class:`DatalistError` that ends the process as its problems alone, not as a traceback.
+
+    ``python -m monai.bundle run`` reports a failed config expression as a long traceback of the
+    config parser with the error in its middle. A bundle's ``initialize`` calls this before its
+    input check: when the process then dies of an uncaught exception caused by a
+    :class:`DatalistError`, stderr shows ``DatalistError: ...`` with every problem, and how to see
+    the full traceback (set the environment variable ``DCA_MONAI_TRACEBACK=1``). Any other
+    exception is printed as before.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "_dca_monai_datalist_hook", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        cause = _datalist_error_in_chain(error)
+        if cause is None or os.environ.get(_TRACEBACK_VARIABLE, "") not in ("", "0"):
+            previous(kind, error, trace)
+            return
+        print(f"{type(cause).__name__}: {cause}", file=sys.stderr)
+        print(f"(the input check stopped the command; set {_TRACEBACK_VARIABLE}=1 for the traceback)", file=sys.stderr)
+
+    hook._dca_monai_datalist_hook = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+def _datalist_error_in_chain(error: BaseException | None) -> DatalistError | None:
+    """The first :class:`DatalistError` among ``error``, its causes and contexts."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, DatalistError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,3 +10,15 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -c constraints.txt "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,demo,onnx]"
+# Colin27, the held-out real T1 scan of the brain bundle's tests and demo (dca_monai.data.colin27), from Debian
+if [ ! -f /usr/share/mricron/templates/ch2bet.nii.gz ] && [ -z "${DCA_MONAI_COLIN27_DIR:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+    $SUDO apt-get install -y -qq mricron-data >/dev/null 2>&1 \
+      || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq mricron-data >/dev/null; } \
+      || echo "setup_env.sh: apt-get could not install mricron-data (Colin27); the real-scan tests and demo step will fail" >&2
+  else
+    echo "setup_env.sh: apt-get not found, so Colin27 (Debian package mricron-data) was not installed; the real-scan" \
+      "tests and demo step need ch2.nii.gz and ch2bet.nii.gz: install the package or set DCA_MONAI_COLIN27_DIR" >&2
+  fi
+fi

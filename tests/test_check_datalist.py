@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -211,9 +212,9 @@ def test_data_dir_overrides_the_datalist_folder_and_each_file_is_read_once(
     read = []
     original = check_datalist_module._read_volume
 
-    def counting(path: Path, num_classes: int | None) -> Any:
+    def counting(path: Path, num_classes: int | None, **kwargs: Any) -> Any:
         read.append(path.name)
-        return original(path, num_classes)
+        return original(path, num_classes, **kwargs)
 
     monkeypatch.setattr(check_datalist_module, "_read_volume", counting)
     check_datalist(save(elsewhere, clean), tmp_path, num_classes=3)
@@ -314,3 +315,83 @@ def test_main_reports_invalid_arguments_with_exit_2(tmp_path: Path, capsys: pyte
         main(["--datalist", str(tmp_path / "d.json"), "--num-classes", "0"])
     assert exit_info.value.code == 2
     assert "num_classes=0 but an int >= 1" in capsys.readouterr().err
+
+
+EXPECTED_3D = "expected a 3-D volume (X, Y, Z), or a 4-D one whose last axis holds the channels"
+
+
+@pytest.mark.parametrize(
+    ("key", "shape", "problem"),
+    [
+        ("image", (8, 9), f"image has 2 spatial dimension(s) (shape 8x9); {EXPECTED_3D}"),
+        ("image", (8, 9, 1), f"image is a single slice (spatial shape 8x9x1); {EXPECTED_3D} with at least 2 voxels"),
+        ("label", (8, 9), f"label has 2 spatial dimension(s) (shape 8x9); {EXPECTED_3D}"),
+    ],
+)
+def test_images_and_labels_must_be_3d_volumes(
+    tmp_path: Path, clean: dict[str, Any], key: str, shape: tuple[int, ...], problem: str
+) -> None:
+    path = tmp_path / f"{key}s" / "training_0.nii.gz"
+    write_nifti(path, np.ones(shape, np.uint8) if key == "label" else np.random.default_rng(0).random(shape))
+    problems = problems_of(save(tmp_path, clean))
+    assert len(problems) == 1
+    assert problems[0].startswith(f"training[0].{key} ({path}): {problem}")
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        (np.full(SHAPE, np.nan, np.float32), "image holds 720 NaN and 0 infinite value(s) among 720 voxels"),
+        (labels((np.inf, -np.inf), dtype=np.float32), "image holds 0 NaN and 2 infinite value(s) among 720 voxels"),
+        (np.zeros(SHAPE, np.int16), "image is constant (every voxel 0); expected a scan with varying intensities"),
+        (np.full(SHAPE, 7.5, np.float32), "image is constant (every voxel 7.5)"),
+    ],
+)
+def test_check_values_refuses_nan_infinite_and_constant_images(
+    tmp_path: Path, clean: dict[str, Any], values: np.ndarray, problem: str
+) -> None:
+    path = tmp_path / "images" / "test_0.nii.gz"
+    write_nifti(path, values)
+    datalist = save(tmp_path, clean)
+    check_datalist(datalist, num_classes=3, sections=["training", "test"])  # voxels are only read on request
+    problems = problems_of(datalist, sections=["training", "test"], check_values=True)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"test[0].image ({path}): {problem}")
+
+
+def test_check_values_passes_real_scans(tmp_path: Path, clean: dict[str, Any]) -> None:
+    check_datalist(save(tmp_path, clean), num_classes=3, sections=["training", "test"], check_values=True)
+
+
+HOOKED_FAILURE = """
+import sys
+from dca_monai.check_datalist import DatalistError, DatalistProblem, show_datalist_errors_first
+show_datalist_errors_first()
+show_datalist_errors_first()  # idempotent
+try:
+    if sys.argv[1] == "datalist":
+        raise DatalistError("<mapping>", [DatalistProblem("test", 0, "image", "/data/a.nii.gz", "image is constant")])
+    raise KeyError("other")
+except Exception as error:
+    raise RuntimeError("Failed to evaluate a long config expression") from error
+"""
+
+
+@pytest.mark.parametrize(("failure", "traceback_variable"), [("datalist", ""), ("datalist", "1"), ("other", "")])
+def test_show_datalist_errors_first_prints_the_problems_alone(failure: str, traceback_variable: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", HOOKED_FAILURE, failure],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "DCA_MONAI_TRACEBACK": traceback_variable},
+        cwd=REPO_ROOT,
+    )
+    assert completed.returncode == 1
+    problem = "DatalistError: datalist <mapping> has 1 problem(s):\n  - test[0].image (/data/a.nii.gz): "
+    if failure == "datalist" and not traceback_variable:
+        assert completed.stderr.startswith(problem + "image is constant\n")
+        assert "Traceback" not in completed.stderr
+    else:
+        assert completed.stderr.startswith("Traceback")
+        assert "RuntimeError: Failed to evaluate" in completed.stderr

@@ -1,4 +1,5 @@
-"""Embedded demo data: the MNI152 templates packaged with nilearn and a brain tissue dataset built from them.
+"""Embedded demo data: the MNI152 templates packaged with nilearn, a brain tissue dataset built from them,
+and the Colin27 real scan installed by Debian's mricron-data.
 
 Names are imported on first use, so that ``import dca_monai.data`` stays light (no MONAI transforms)
 and ``python -m dca_monai.data.brain_dataset`` runs its module only once.
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dca_monai.data.brain_dataset import BUILD_FORMAT, DATALIST_NAME, build_brain_dataset
+    from dca_monai.data.colin27 import COLIN27_FILES, colin27_path
     from dca_monai.data.mni152 import (
         MNI152_TEMPLATE_FILES,
         MNI152Templates,
@@ -23,6 +25,8 @@ _MODULE_OF = {
     "BUILD_FORMAT": "dca_monai.data.brain_dataset",
     "DATALIST_NAME": "dca_monai.data.brain_dataset",
     "build_brain_dataset": "dca_monai.data.brain_dataset",
+    "COLIN27_FILES": "dca_monai.data.colin27",
+    "colin27_path": "dca_monai.data.colin27",
     "MNI152_TEMPLATE_FILES": "dca_monai.data.mni152",
     "MNI152Templates": "dca_monai.data.mni152",
     "load_mni152_templates": "dca_monai.data.mni152",
@@ -33,11 +37,13 @@ _MODULE_OF = {
 
 __all__ = [
     "BUILD_FORMAT",
+    "COLIN27_FILES",
     "DATALIST_NAME",
     "MNI152_TEMPLATE_FILES",
     "TISSUE_CLASSES",
     "MNI152Templates",
     "build_brain_dataset",
+    "colin27_path",
     "derive_tissue_labels",
     "load_mni152_templates",
     "mni152_template_path",

@@ -13,7 +13,9 @@ The template is cropped to the brain with a 16 mm margin, resampled to ``spacing
 89 x 107 x 94 voxels) and then, per case, given seeded MONAI augmentations: an elastic
 deformation with rotation, scaling and translation applied jointly to image (bilinear) and label
 (nearest), then a gamma contrast change, a smooth bias field, Gaussian noise and a global
-intensity scale on the image.
+intensity scale on the image. Last, the image is set to exactly zero outside the brain (label 0),
+as a skull-stripped scan is: the noise floor stays inside the brain only, so training cases and
+real brain-extracted scans share the same background.
 
 Layout under ``output_dir``::
 
@@ -68,7 +70,7 @@ from dca_monai.data.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
 __all__ = ["BUILD_FORMAT", "DATALIST_NAME", "build_brain_dataset", "main"]
 
 DATALIST_NAME = "datalist.json"
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
 """Version of the build recipe, stored in the datalist: bump it when the output changes."""
 
 _SECTIONS = (("training", "train"), ("validation", "val"), ("test", "test"))
@@ -150,9 +152,10 @@ def build_brain_dataset(
                 case = augment({"image": base["image"].clone(), "label": base["label"].clone()})
                 name = f"{prefix}_{case_index:03d}.nii.gz"
                 image = np.clip(np.rint(case["image"][0].numpy() * _SCANNER_UNITS), 0, np.iinfo(np.int16).max)
+                label = case["label"][0].numpy().astype(np.uint8)
+                image[label == 0] = 0  # skull-stripped like a real input: exact zero outside the brain
                 affine = case["image"].affine.numpy()
                 write_bytes_atomic(output_dir / "images" / name, _nifti_gz_bytes(image.astype(np.int16), affine))
-                label = case["label"][0].numpy().astype(np.uint8)
                 write_bytes_atomic(output_dir / "labels" / name, _nifti_gz_bytes(label, affine))
                 sections[section].append({"image": f"images/{name}", "label": f"labels/{name}"})
                 logger.info("wrote %s case %d: %s", section, case_index, name)

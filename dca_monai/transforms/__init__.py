@@ -1,7 +1,17 @@
-"""Transform-side pieces MONAI lacks: an atomic NIfTI writer for ``SaveImage(d)``."""
+"""Transform-side pieces MONAI lacks: an atomic NIfTI writer, foreground normalisation, a skull-stripping check."""
 
 from __future__ import annotations
 
 from dca_monai.transforms.atomic_nibabel_writer import AtomicNibabelWriter
+from dca_monai.transforms.normalize_foreground import BACKGROUND_VALUE, NormalizeForeground, NormalizeForegroundd
+from dca_monai.transforms.skull_strip_check import MAX_BRAIN_ML, SkullStripCheckd, bright_volume_ml
 
-__all__ = ["AtomicNibabelWriter"]
+__all__ = [
+    "BACKGROUND_VALUE",
+    "MAX_BRAIN_ML",
+    "AtomicNibabelWriter",
+    "NormalizeForeground",
+    "NormalizeForegroundd",
+    "SkullStripCheckd",
+    "bright_volume_ml",
+]

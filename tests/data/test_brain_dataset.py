@@ -70,6 +70,9 @@ def test_labels_are_the_four_tissue_classes_in_plausible_proportions(built: Path
         # T1 contrast: white matter brighter than grey matter, grey matter brighter than CSF
         means = [image_data[label_data == value].mean() for value in (1, 2, 3)]
         assert means[0] < means[1] < means[2]
+        # skull-stripped like a real scan: exactly zero outside the brain, non-zero inside
+        assert not image_data[label_data == 0].any()
+        assert np.count_nonzero(image_data[label_data > 0] == 0) < 0.001 * brain
         # the deformed brain stays inside the volume: no label on its six faces
         for axis in range(3):
             assert not np.take(label_data, [0, -1], axis=axis).any()
