@@ -10,3 +10,5 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -c constraints.txt "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,demo,onnx]"
+# the real CT example files of TotalSegmentator's source distribution (embedded CT dataset); skipped once fetched
+.venv/bin/python -m dca_monai.data.totalsegmentator_examples fetch
