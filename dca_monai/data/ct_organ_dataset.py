@@ -59,9 +59,10 @@ from pydicom.uid import generate_uid
 from dca_monai.atomic_file import write_bytes_atomic
 from dca_monai.data.ct_organs import CT_ORGANS, ct_class_names
 from dca_monai.data.dicom_series import read_dicom_series
+from dca_monai.data.label_grid import label_on_grid
 from dca_monai.data.totalsegmentator_examples import SDIST_NAME, example_path, total_class_map
 
-__all__ = ["BUILD_FORMAT", "build_ct_organ_dataset", "label_on_grid", "main", "remap_total_labels"]
+__all__ = ["BUILD_FORMAT", "build_ct_organ_dataset", "main", "remap_total_labels"]
 
 DATALIST_NAME = "datalist.json"
 BUILD_FORMAT = 1
@@ -195,44 +196,6 @@ def remap_total_labels(label: np.ndarray, class_map: dict[int, str]) -> np.ndarr
             raise ValueError(f"class_map has no {organ.name!r}; expected TotalSegmentator's 'total' class names")
         lookup[ids[organ.name]] = index
     return lookup[np.asarray(label).astype(np.int64)]
-
-
-def label_on_grid(
-    label: np.ndarray, label_affine: np.ndarray, shape: Sequence[int], affine: np.ndarray
-) -> np.ndarray:
-    """Re-index ``label`` onto another grid that has the same voxel centres (axes may be permuted or flipped).
-
-    Args:
-        label: ``(X, Y, Z)`` label map.
-        label_affine: its voxel-to-world matrix.
-        shape: the target grid's spatial shape.
-        affine: the target grid's voxel-to-world matrix (same world convention).
-
-    Returns:
-        The label ``(*shape)`` on the target grid.
-
-    Raises:
-        ValueError: when the grids' voxel centres do not coincide.
-    """
-    to_label = np.linalg.inv(label_affine) @ affine
-    rounded = np.rint(to_label)
-    linear = rounded[:3, :3]
-    is_signed_permutation = np.array_equal(np.abs(linear).sum(axis=0), np.ones(3)) and np.array_equal(
-        np.abs(linear).sum(axis=1), np.ones(3)
-    )
-    if not is_signed_permutation or np.abs(to_label - rounded).max() > 1e-3:
-        raise ValueError(
-            f"label grid (affine {np.round(label_affine, 4).tolist()}) does not share voxel centres with the target "
-            f"grid (affine {np.round(affine, 4).tolist()}); expected the same grid up to axis order and direction"
-        )
-    source_axes = np.argmax(np.abs(linear), axis=0)  # target axis b reads source axis source_axes[b]
-    indices = []
-    for target_axis, source_axis in enumerate(source_axes):
-        index = rounded[source_axis, target_axis] * np.arange(shape[target_axis]) + rounded[source_axis, 3]
-        if index.min() < 0 or index.max() >= label.shape[source_axis]:
-            raise ValueError(f"target grid axis {target_axis} falls outside the label's axis {source_axis}")
-        indices.append(index.astype(np.int64))
-    return np.asarray(label).transpose(*source_axes)[np.ix_(*indices)]
 
 
 def _is_built(datalist_path: Path, build: dict[str, Any]) -> bool:
