@@ -392,6 +392,7 @@ def _read_volume(path: Path, num_classes: int | None) -> _Volume:
     try:
         if path.is_dir():
             _check_single_dicom_series(path)
+            _check_dicom_geometry(path)
             spatial, affine, channels, values = _read_with_monai(path)
         elif path.name.lower().endswith(_NIFTI_SUFFIXES):
             spatial, affine, channels, values = _read_nifti(path, with_values=num_classes is not None)
@@ -450,6 +451,16 @@ def _check_single_dicom_series(folder: Path) -> None:
     if len(series) > 1:
         listed = ", ".join(f"{uid} ({count} file{'' if count == 1 else 's'})" for uid, count in sorted(series.items()))
         raise _ReadError(f"folder holds {len(series)} DICOM series: {listed}; expected exactly one series per folder")
+
+
+def _check_dicom_geometry(folder: Path) -> None:
+    """Raise unless the series in ``folder`` has distinct, evenly spaced slices and decodable pixel data."""
+    from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series
+
+    try:
+        read_dicom_series(folder)
+    except DicomSeriesError as error:
+        raise _ReadError(str(error).removeprefix(f"{folder}: ")) from None
 
 
 def _label_value_problem(values: np.ndarray, num_classes: int) -> str | None:
