@@ -62,7 +62,7 @@ from dca_monai.data.dicom_series import read_dicom_series
 from dca_monai.data.label_grid import label_on_grid
 from dca_monai.data.totalsegmentator_examples import SDIST_NAME, example_path, total_class_map
 
-__all__ = ["BUILD_FORMAT", "build_ct_organ_dataset", "main", "remap_total_labels"]
+__all__ = ["BUILD_FORMAT", "build_ct_organ_dataset", "copy_series_with_uids", "main", "remap_total_labels"]
 
 DATALIST_NAME = "datalist.json"
 BUILD_FORMAT = 1
@@ -141,7 +141,7 @@ def build_ct_organ_dataset(
     finally:
         torch.set_num_threads(previous)
 
-    series_dir = _copy_series_with_uids(example_path("dicom_series", source_dir), output_dir / "dicom" / "test_000")
+    series_dir = copy_series_with_uids(example_path("dicom_series", source_dir), output_dir / "dicom" / "test_000")
     series = read_dicom_series(series_dir)
     source_label = nib.load(example_path("dicom_label", source_dir))
     label = label_on_grid(
@@ -251,8 +251,13 @@ def _case_augmentation() -> Compose:
     )
 
 
-def _copy_series_with_uids(source: Path, target: Path) -> Path:
-    """Copy every DICOM file of ``source`` into ``target`` (recreated), filling empty identifying UIDs."""
+def copy_series_with_uids(source: Path, target: Path) -> Path:
+    """Copy every DICOM file of ``source`` into ``target`` (emptied first), filling empty identifying UIDs.
+
+    Study and Series Instance UIDs are derived from the Frame of Reference UID (the same on every
+    call), SOP Instance and Class UIDs taken from the file meta; the pixel data are copied as they are.
+    Files are named ``<source name>.dcm``.
+    """
     target.mkdir(parents=True, exist_ok=True)
     for stale in target.iterdir():
         stale.unlink()

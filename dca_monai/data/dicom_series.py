@@ -82,7 +82,9 @@ def read_dicom_series(folder: str | os.PathLike, decode: bool = True) -> DicomSe
         files.append(file)
         headers.append(header)
     if not files:
-        raise DicomSeriesError(f"{folder}: holds no DICOM files (only files directly in the folder are read)")
+        raise DicomSeriesError(
+            f"{folder}: holds no DICOM files (only files directly in the folder are read); expected one DICOM series"
+        )
     _check_one_series(folder, headers)
     missing = [tag for tag in _GEOMETRY_TAGS if any(tag not in header for header in headers)]
     if missing:
