@@ -420,6 +420,7 @@ def _read_volume(path: Path, num_classes: int | None, with_values: bool = False)
     try:
         if path.is_dir():
             _check_single_dicom_series(path)
+            _check_dicom_geometry(path)
             spatial, affine, channels, values = _read_with_monai(path)
         elif path.name.lower().endswith(_NIFTI_SUFFIXES):
             spatial, affine, channels, values = _read_nifti(path, with_values=num_classes is not None or with_values)
@@ -509,6 +510,16 @@ def _image_value_problem(values: np.ndarray) -> str | None:
     if low == high:
         return f"image is constant (every voxel {float(low):g}); expected a scan with varying intensities"
     return None
+
+
+def _check_dicom_geometry(folder: Path) -> None:
+    """Raise unless the series in ``folder`` has distinct, evenly spaced slices and decodable pixel data."""
+    from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series
+
+    try:
+        read_dicom_series(folder)
+    except DicomSeriesError as error:
+        raise _ReadError(str(error).removeprefix(f"{folder}: ")) from None
 
 
 def _label_value_problem(values: np.ndarray, num_classes: int) -> str | None:

@@ -22,3 +22,5 @@ if [ ! -f /usr/share/mricron/templates/ch2bet.nii.gz ] && [ -z "${DCA_MONAI_COLI
       "tests and demo step need ch2.nii.gz and ch2bet.nii.gz: install the package or set DCA_MONAI_COLIN27_DIR" >&2
   fi
 fi
+# the real CT example files of TotalSegmentator's source distribution (embedded CT dataset); skipped once fetched
+.venv/bin/python -m dca_monai.data.totalsegmentator_examples fetch

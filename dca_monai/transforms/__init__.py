@@ -1,8 +1,10 @@
-"""Transform-side pieces MONAI lacks: an atomic NIfTI writer, foreground normalisation, a skull-stripping check."""
+"""Transform-side pieces MONAI lacks: an atomic NIfTI writer, a DICOM SEG writer, foreground normalisation and a
+skull-stripping check."""
 
 from __future__ import annotations
 
 from dca_monai.transforms.atomic_nibabel_writer import AtomicNibabelWriter
+from dca_monai.transforms.dicom_seg_writer import SaveDicomSegd, segment_code, write_dicom_seg
 from dca_monai.transforms.normalize_foreground import BACKGROUND_VALUE, NormalizeForeground, NormalizeForegroundd
 from dca_monai.transforms.skull_strip_check import MAX_BRAIN_ML, SkullStripCheckd, bright_volume_ml
 
@@ -12,6 +14,9 @@ __all__ = [
     "AtomicNibabelWriter",
     "NormalizeForeground",
     "NormalizeForegroundd",
+    "SaveDicomSegd",
     "SkullStripCheckd",
     "bright_volume_ml",
+    "segment_code",
+    "write_dicom_seg",
 ]
