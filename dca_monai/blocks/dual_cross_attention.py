@@ -41,6 +41,12 @@ class DualCrossAttention(nn.Module):
     - The (bi/tri)linear, ``align_corners=True`` upsampling is computed as one small matrix
       product per axis (:func:`~dca_monai.blocks.separable_upsample.separable_upsample`): the
       same weights as ``F.interpolate``, about 3x faster on CPU.
+    - While a graph is captured (``torch.jit.trace``, ONNX export, ``torch.export``; see
+      :func:`~dca_monai.blocks.graph_capture.capturing_graph`) pooling runs as per-axis averaging
+      matrices with the same bins (:func:`~dca_monai.blocks.separable_pool.separable_average_pool`),
+      no step is skipped by comparing sizes and the attention scores are explicit, so the captured
+      graph holds for every input size and batch. Eager and scripted code keep adaptive pooling,
+      faster on CPU (``scripts/bench_dca.py --pooling-only``).
     - Spatial attention uses :func:`torch.nn.functional.scaled_dot_product_attention` with the
       values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact).
     - Norm and activation after the residual are configurable (default batch norm + ReLU, as
