@@ -37,7 +37,7 @@ def test_labels_outside_the_mask_and_swapped_tissues_are_counted() -> None:
 
 
 def test_bad_inputs_name_shapes_and_values() -> None:
-    image, mask, _ = three_tissues((10, 10, 10))
+    image, _, _ = three_tissues((10, 10, 10))
     with pytest.raises(ValueError, match=r"prediction has shape \(10, 10\) but the image's \(10, 10, 10\)"):
         real_scan_agreement(np.zeros((10, 10), np.uint8), image)
     with pytest.raises(ValueError, match=r"expected labels in \[0, 3\]"):
