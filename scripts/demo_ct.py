@@ -41,9 +41,9 @@ FULL = {
     "bundle": {
         "pixdim": [3.0, 3.0, 3.0],
         "filters": [8, 16, 32, 64, 128],
-        "roi_size": [64, 64, 64],
-        "sw_batch_size": 2,
-        "epochs": 40,
+        "roi_size": [48, 48, 48],
+        "sw_batch_size": 4,
+        "epochs": 30,
         "val_interval": 5,
         "num_samples": 2,
         "batch_size": 2,

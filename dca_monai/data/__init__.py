@@ -1,5 +1,5 @@
-"""Embedded demo data: the MNI152 templates packaged with nilearn, a brain tissue dataset built from them,
-and the Colin27 real scan installed by Debian's mricron-data.
+"""Embedded demo data: the MNI152 templates packaged with nilearn and a brain tissue dataset built from them, the
+Colin27 real scan installed by Debian's mricron-data, the TotalSegmentator CT organ dataset, DICOM series checks.
 
 Names are imported on first use, so that ``import dca_monai.data`` stays light (no MONAI transforms)
 and ``python -m dca_monai.data.brain_dataset`` runs its module only once.
@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dca_monai.data.brain_dataset import BUILD_FORMAT, DATALIST_NAME, build_brain_dataset
     from dca_monai.data.colin27 import COLIN27_FILES, colin27_path
+    from dca_monai.data.ct_organ_dataset import build_ct_organ_dataset
+    from dca_monai.data.ct_organs import CT_ORGANS, CTOrgan
+    from dca_monai.data.dicom_series import DicomSeries, DicomSeriesError, read_dicom_series
+    from dca_monai.data.label_grid import label_on_grid
     from dca_monai.data.mni152 import (
         MNI152_TEMPLATE_FILES,
         MNI152Templates,
@@ -27,6 +31,13 @@ _MODULE_OF = {
     "build_brain_dataset": "dca_monai.data.brain_dataset",
     "COLIN27_FILES": "dca_monai.data.colin27",
     "colin27_path": "dca_monai.data.colin27",
+    "build_ct_organ_dataset": "dca_monai.data.ct_organ_dataset",
+    "CT_ORGANS": "dca_monai.data.ct_organs",
+    "CTOrgan": "dca_monai.data.ct_organs",
+    "DicomSeries": "dca_monai.data.dicom_series",
+    "DicomSeriesError": "dca_monai.data.dicom_series",
+    "read_dicom_series": "dca_monai.data.dicom_series",
+    "label_on_grid": "dca_monai.data.label_grid",
     "MNI152_TEMPLATE_FILES": "dca_monai.data.mni152",
     "MNI152Templates": "dca_monai.data.mni152",
     "load_mni152_templates": "dca_monai.data.mni152",
@@ -38,15 +49,22 @@ _MODULE_OF = {
 __all__ = [
     "BUILD_FORMAT",
     "COLIN27_FILES",
+    "CT_ORGANS",
     "DATALIST_NAME",
     "MNI152_TEMPLATE_FILES",
     "TISSUE_CLASSES",
+    "CTOrgan",
+    "DicomSeries",
+    "DicomSeriesError",
     "MNI152Templates",
     "build_brain_dataset",
+    "build_ct_organ_dataset",
     "colin27_path",
     "derive_tissue_labels",
+    "label_on_grid",
     "load_mni152_templates",
     "mni152_template_path",
+    "read_dicom_series",
 ]
 
 

@@ -98,7 +98,7 @@ def read_dicom_series(folder: str | os.PathLike, decode: bool = True) -> DicomSe
     order = np.argsort(heights, kind="stable")
     files = [files[i] for i in order]
     headers = [headers[i] for i in order]
-    step = _check_spacing(folder, files, heights[order])
+    step = _check_spacing(folder, files, heights[order], float(headers[0].get("SliceThickness") or 1.0))
     _check_transfer_syntax(folder, files, headers, decode)
 
     row_spacing, column_spacing = (float(value) for value in headers[0].PixelSpacing)
@@ -135,10 +135,10 @@ def _check_same(folder: Path, files: list[Path], headers: list[Dataset]) -> None
                 )
 
 
-def _check_spacing(folder: Path, files: list[Path], heights: np.ndarray) -> float:
-    """The slice step in mm, after checking slices are distinct and evenly spaced."""
+def _check_spacing(folder: Path, files: list[Path], heights: np.ndarray, thickness: float) -> float:
+    """The slice step in mm (``thickness`` for a single slice), after checking slices are distinct and evenly spaced."""
     if len(files) == 1:
-        return float(pydicom.dcmread(files[0], stop_before_pixels=True).get("SliceThickness", 1.0) or 1.0)
+        return thickness
     steps = np.diff(heights)
     for index in np.flatnonzero(steps < _POSITION_TOLERANCE_MM):
         raise DicomSeriesError(

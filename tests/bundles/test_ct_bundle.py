@@ -243,7 +243,9 @@ def test_inference_on_dicom_folder_returns_labels_in_the_series_space(
     overrides = {"bundle_root": bundle_root, "input_path": series, "output_dir": tmp_path / "out", **NETWORK}
     run_bundle("run", "--config_file", INFERENCE, overrides=overrides).check()
 
-    assert [path.name for path in (tmp_path / "out").iterdir()] == ["series_5n_seg.nii.gz"]
+    # a DICOM series input also gets a DICOM SEG (tests/transforms/test_dicom_seg_writer.py checks its content)
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["series_5n_seg.dcm", "series_5n_seg.nii.gz"]
+    assert pydicom.dcmread(tmp_path / "out" / "series_5n_seg.dcm").SegmentSequence[0].SegmentLabel == "class 1"
     assert_label_map_on_the_input_grid(tmp_path / "out" / "series_5n_seg.nii.gz", series)
     assert nib.load(tmp_path / "out" / "series_5n_seg.nii.gz").shape == (16, 16, 5)
 
