@@ -28,6 +28,8 @@ from dca_monai.data import build_brain_dataset
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "monailabel.sh"
 BUNDLE = "brain_mri_dca_segmentation"
+# the CT bundle is served beside it (listed and trainable); its round trip is the brain bundle's
+BUNDLES = f"{BUNDLE},ct_dca_segmentation"
 # CI-sized training and inference in the app's copy of the bundle (a user tunes the copy the same way)
 CI_SIZES = {
     "train.json": {"pixdim": 4.0, "roi_size": [32, 32, 32], "num_samples": 1, "batch_size": 1, "num_workers": 0},
@@ -49,7 +51,7 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("DCA_MONAI_SKIP_MONAILABEL") == "1":
         pytest.skip("DCA_MONAI_SKIP_MONAILABEL=1: MONAI Label environment not built on this machine; NOT TESTED")
     app = tmp_path_factory.mktemp("monailabel") / "monaibundle"
-    setup = _run_script("--setup-only", "--app-dir", str(app), "--bundles", BUNDLE)
+    setup = _run_script("--setup-only", "--app-dir", str(app), "--bundles", BUNDLES)
     output = setup.stdout[-3000:] + setup.stderr[-5000:]
     assert setup.returncode == 0, f"scripts/monailabel.sh --setup-only failed:\n{output}"
     configs = app / "model" / BUNDLE / "configs"
@@ -83,7 +85,7 @@ class Server:
             self.port = probe.getsockname()[1]
         self.log = log
         self.process = subprocess.Popen(
-            ["bash", str(SCRIPT), "--app-dir", str(app), "--studies", str(studies), "--bundles", BUNDLE]
+            ["bash", str(SCRIPT), "--app-dir", str(app), "--studies", str(studies), "--bundles", BUNDLES]
             + ["--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO_ROOT,
             stdout=log.open("w"),
@@ -138,7 +140,7 @@ def test_train_then_infer_round_trip(server_factory, app_dir: Path, studies: Pat
 
     server = server_factory()
     info = json.loads(server.request("GET", "/info/"))
-    assert BUNDLE in info["trainers"]
+    assert set(info["trainers"]) == {BUNDLE, "ct_dca_segmentation"}
     assert info["datastore"]["completed"] == 3
 
     server.request("POST", f"/train/{BUNDLE}?run_sync=true", {"max_epochs": 1, "val_split": 0.34, "device": "cpu"})
