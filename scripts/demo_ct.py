@@ -16,7 +16,7 @@ The reference labels are TotalSegmentator's model outputs, not manual delineatio
 patient is one 40 mm slab: the scores show agreement with TotalSegmentator on one unseen patient.
 ``--quick`` is a CI-sized run (coarse voxels, a tiny network, 1 epoch).
 
-    python scripts/demo_ct.py [--quick] [--output-dir outputs/demo_ct]
+    python scripts/demo_ct.py [--quick] [--epochs 30] [--output-dir outputs/demo_ct]
 """
 
 from __future__ import annotations
@@ -191,6 +191,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized run: coarse voxels, tiny network, 1 epoch")
     parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "outputs" / "demo_ct")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 30; 2 steps each)")
     args = parser.parse_args()
     out = args.output_dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -210,6 +211,8 @@ def main() -> None:
         "segment_names": organs,
         **sizes["bundle"],
     }
+    if args.epochs is not None:
+        common["epochs"] = args.epochs
     results = [
         run_variant("DCADynUNet (DCA)", "dca", True, common, out, series),
         run_variant("DynUNet (dca=false)", "parent", False, common, out, series),
