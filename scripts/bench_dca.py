@@ -30,7 +30,6 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from monai.networks.nets import BasicUNet, DynUNet
 from peak_rss import peak_rss_bytes
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -38,7 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 
 from dca_monai.blocks import DualCrossAttention
 from dca_monai.blocks.separable_pool import separable_average_pool
-from dca_monai.nets import DCABasicUNet, DCADynUNet
+from dca_monai.nets.registry import DCA_NETS, dca_net_spec
 
 CASES = {
     # name: (spatial_dims, size, batch)
@@ -47,7 +46,8 @@ CASES = {
     "3d96": (3, 96, 1),
     "3d128": (3, 128, 1),
 }
-WIDTHS = {2: (32, 64, 128, 256, 512), 3: (32, 64, 128, 256, 320)}
+# the DCA nets of the table with a typical configuration in 2D and in 3D
+BENCH_NETS = [spec.name for spec in DCA_NETS if {2, 3} <= {kw.get("spatial_dims", 3) for kw in spec.typical}]
 
 
 @dataclass
@@ -58,24 +58,10 @@ class Variant:
 
 def variants(net: str, spatial_dims: int, case: str) -> list[Variant]:
     """Parent first, then its DCA variants (the paper's token grid; ``token_pool=2`` at 2D 512)."""
-    widths = WIDTHS[spatial_dims]
+    spec = dca_net_spec(net)
+    kwargs = next(kw for kw in spec.typical if kw.get("spatial_dims", 3) == spatial_dims)
     pools = [1, 2] if case == "2d512" else [1]
-    if net == "basic":
-        features = (*widths, widths[0]) if spatial_dims == 2 else (32, 32, 64, 128, 256, 32)
-        kwargs = {"spatial_dims": spatial_dims, "in_channels": 1, "out_channels": 4, "features": features}
-        parent, variant = BasicUNet, DCABasicUNet
-    else:
-        kwargs = {
-            "spatial_dims": spatial_dims,
-            "in_channels": 1,
-            "out_channels": 4,
-            "kernel_size": [3] * 5,
-            "strides": [1, 2, 2, 2, 2],
-            "upsample_kernel_size": [2] * 4,
-            "filters": widths,
-            "norm_name": "instance",
-        }
-        parent, variant = DynUNet, DCADynUNet
+    parent, variant = spec.parent, spec.net
     out = [Variant(parent.__name__, lambda: parent(**kwargs))]
     for pool in pools:
         label = variant.__name__ + (f" pool{pool}" if pool > 1 else "")
@@ -326,7 +312,7 @@ def bench_pooling(repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--nets", nargs="+", default=["basic", "dyn"], choices=["basic", "dyn"])
+    parser.add_argument("--nets", nargs="+", default=BENCH_NETS, choices=BENCH_NETS)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--block-memory-only", action="store_true")

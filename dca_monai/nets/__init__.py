@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dca_monai.nets.dca_attention_unet import DCAAttentionUnet
+from dca_monai.nets.dca_attentionunet import DCAAttentionUnet
 from dca_monai.nets.dca_basic_unet import DCABasicUNet
-from dca_monai.nets.dca_dyn_unet import DCADynUNet
+from dca_monai.nets.dca_dynunet import DCADynUNet
 from dca_monai.nets.dca_flexible_unet import DCAFlexibleUNet
-from dca_monai.nets.dca_seg_res_net import DCASegResNet
+from dca_monai.nets.dca_segresnet import DCASegResNet
 from dca_monai.nets.dca_swin_unetr import DCASwinUNETR
 from dca_monai.nets.dca_unetr import DCAUNETR
 from dca_monai.nets.dca_vnet import DCAVNet

@@ -47,21 +47,32 @@ class DCABasicUNet(SkipRefinement, BasicUNet):
         dca: bool = True,
         dca_args: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(spatial_dims, in_channels, out_channels, features, act, norm, bias, dropout, upsample)
+        super().__init__(
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            features=features,
+            act=act,
+            norm=norm,
+            bias=bias,
+            dropout=dropout,
+            upsample=upsample,
+        )
         self.attach_dca(spatial_dims, [self.conv_0.conv_1.conv.out_channels, *self._down_channels()], dca, dca_args)
 
     def _down_channels(self) -> list[int]:
         return [down.convs.conv_1.conv.out_channels for down in (self.down_1, self.down_2, self.down_3)]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         x0 = self.conv_0(x)
         x1 = self.down_1(x0)
         x2 = self.down_2(x1)
         x3 = self.down_3(x2)
-        x4 = self.down_4(x3)
-        x0, x1, x2, x3 = self.refine_skips([x0, x1, x2, x3])
-        u4 = self.upcat_4(x4, x3)
-        u3 = self.upcat_3(u4, x2)
-        u2 = self.upcat_2(u3, x1)
-        u1 = self.upcat_1(u2, x0)
+        return self.down_4(x3), [x0, x1, x2, x3]
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        u4 = self.upcat_4(bottleneck, skips[3])
+        u3 = self.upcat_3(u4, skips[2])
+        u2 = self.upcat_2(u3, skips[1])
+        u1 = self.upcat_1(u2, skips[0])
         return self.final_conv(u1)

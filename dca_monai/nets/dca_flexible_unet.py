@@ -66,29 +66,28 @@ class DCAFlexibleUNet(SkipRefinement, FlexibleUNet):
         dca_args: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            in_channels,
-            out_channels,
-            backbone,
-            pretrained,
-            decoder_channels,
-            spatial_dims,
-            norm,
-            act,
-            dropout,
-            decoder_bias,
-            upsample,
-            pre_conv,
-            interp_mode,
-            is_pad,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            backbone=backbone,
+            pretrained=pretrained,
+            decoder_channels=decoder_channels,
+            spatial_dims=spatial_dims,
+            norm=norm,
+            act=act,
+            dropout=dropout,
+            decoder_bias=decoder_bias,
+            upsample=upsample,
+            pre_conv=pre_conv,
+            interp_mode=interp_mode,
+            is_pad=is_pad,
         )
         # the decoder concatenates the first skip_connect feature maps; the last one is the bottleneck
         feature_channels = FLEXUNET_BACKBONE.register_dict[backbone]["feature_channel"]
         self.attach_dca(spatial_dims, list(feature_channels[: self.skip_connect]), dca, dca_args)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        x = inputs
-        enc_out = self.encoder(x)
-        skips = self.refine_skips(enc_out[: self.skip_connect])
-        decoder_out = self.decoder(skips + enc_out[self.skip_connect :], self.skip_connect)
-        x_seg = self.segmentation_head(decoder_out)
-        return x_seg
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        features = self.encoder(x)  # skip_connect skips, then the deepest map
+        return features[-1], features[: self.skip_connect]
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        return self.segmentation_head(self.decoder(skips + [bottleneck], self.skip_connect))

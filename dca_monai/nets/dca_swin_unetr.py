@@ -111,20 +111,19 @@ class DCASwinUNETR(SkipRefinement, SwinUNETR):
         skip_channels = [feature_size * factor for factor in (1, 1, 2, 4, 8)]
         self.attach_dca(spatial_dims, skip_channels, dca, dca_args)
 
-    def forward(self, x_in: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if not torch.jit.is_scripting() and not torch.jit.is_tracing():
-            self._check_input_size(x_in.shape[2:])
-        hidden_states_out = self.swinViT(x_in, self.normalize)
-        enc0 = self.encoder1(x_in)
+            self._check_input_size(x.shape[2:])
+        hidden_states_out = self.swinViT(x, self.normalize)
+        enc0 = self.encoder1(x)
         enc1 = self.encoder2(hidden_states_out[0])
         enc2 = self.encoder3(hidden_states_out[1])
         enc3 = self.encoder4(hidden_states_out[2])
-        dec4 = self.encoder10(hidden_states_out[4])
-        enc0, enc1, enc2, enc3, hidden3 = self.refine_skips([enc0, enc1, enc2, enc3, hidden_states_out[3]])
-        dec3 = self.decoder5(dec4, hidden3)
-        dec2 = self.decoder4(dec3, enc3)
-        dec1 = self.decoder3(dec2, enc2)
-        dec0 = self.decoder2(dec1, enc1)
-        out = self.decoder1(dec0, enc0)
-        logits = self.out(out)
-        return logits
+        return self.encoder10(hidden_states_out[4]), [enc0, enc1, enc2, enc3, hidden_states_out[3]]
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        dec3 = self.decoder5(bottleneck, skips[4])
+        dec2 = self.decoder4(dec3, skips[3])
+        dec1 = self.decoder3(dec2, skips[2])
+        dec0 = self.decoder2(dec1, skips[1])
+        return self.out(self.decoder1(dec0, skips[0]))

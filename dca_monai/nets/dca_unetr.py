@@ -73,38 +73,35 @@ class DCAUNETR(SkipRefinement, UNETR):
         dca_args: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            in_channels,
-            out_channels,
-            img_size,
-            feature_size,
-            hidden_size,
-            mlp_dim,
-            num_heads,
-            proj_type,
-            norm_name,
-            conv_block,
-            res_block,
-            dropout_rate,
-            spatial_dims,
-            qkv_bias,
-            save_attn,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            img_size=img_size,
+            feature_size=feature_size,
+            hidden_size=hidden_size,
+            mlp_dim=mlp_dim,
+            num_heads=num_heads,
+            proj_type=proj_type,
+            norm_name=norm_name,
+            conv_block=conv_block,
+            res_block=res_block,
+            dropout_rate=dropout_rate,
+            spatial_dims=spatial_dims,
+            qkv_bias=qkv_bias,
+            save_attn=save_attn,
         )
         # encoder1..encoder4 as built by UNETR
         self.attach_dca(spatial_dims, [feature_size * factor for factor in (1, 2, 4, 8)], dca, dca_args)
 
-    def forward(self, x_in: torch.Tensor) -> torch.Tensor:
-        x, hidden_states_out = self.vit(x_in)
-        enc1 = self.encoder1(x_in)
-        x2 = hidden_states_out[3]
-        enc2 = self.encoder2(self.proj_feat(x2))
-        x3 = hidden_states_out[6]
-        enc3 = self.encoder3(self.proj_feat(x3))
-        x4 = hidden_states_out[9]
-        enc4 = self.encoder4(self.proj_feat(x4))
-        dec4 = self.proj_feat(x)
-        enc1, enc2, enc3, enc4 = self.refine_skips([enc1, enc2, enc3, enc4])
-        dec3 = self.decoder5(dec4, enc4)
-        dec2 = self.decoder4(dec3, enc3)
-        dec1 = self.decoder3(dec2, enc2)
-        out = self.decoder2(dec1, enc1)
-        return self.out(out)
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        tokens, hidden_states_out = self.vit(x)
+        enc1 = self.encoder1(x)
+        enc2 = self.encoder2(self.proj_feat(hidden_states_out[3]))
+        enc3 = self.encoder3(self.proj_feat(hidden_states_out[6]))
+        enc4 = self.encoder4(self.proj_feat(hidden_states_out[9]))
+        return self.proj_feat(tokens), [enc1, enc2, enc3, enc4]
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        dec3 = self.decoder5(bottleneck, skips[3])
+        dec2 = self.decoder4(dec3, skips[2])
+        dec1 = self.decoder3(dec2, skips[1])
+        return self.out(self.decoder2(dec1, skips[0]))

@@ -81,16 +81,16 @@ class DCAVNet(SkipRefinement, VNet):
         ]
         self.attach_dca(spatial_dims, skip_channels, dca, dca_args)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         out16 = self.in_tr(x)
         out32 = self.down_tr32(out16)
         out64 = self.down_tr64(out32)
         out128 = self.down_tr128(out64)
-        out256 = self.down_tr256(out128)
-        out16, out32, out64, out128 = self.refine_skips([out16, out32, out64, out128])
-        x = self.up_tr256(out256, out128)
-        x = self.up_tr128(x, out64)
-        x = self.up_tr64(x, out32)
-        x = self.up_tr32(x, out16)
-        x = self.out_tr(x)
-        return x
+        return self.down_tr256(out128), [out16, out32, out64, out128]
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        x = self.up_tr256(bottleneck, skips[3])
+        x = self.up_tr128(x, skips[2])
+        x = self.up_tr64(x, skips[1])
+        x = self.up_tr32(x, skips[0])
+        return self.out_tr(x)

@@ -34,13 +34,34 @@ def parse_dca_flag(dca: bool | str) -> bool:
 class SkipRefinement:
     """Mixin for a MONAI network whose skip connections go through one :class:`DualCrossAttention`.
 
-    A DCA network subclasses ``SkipRefinement`` and its MONAI parent; its ``__init__`` calls the
-    parent's ``__init__`` first (so the parent's submodule names, and with a fixed seed its
-    initial weights, stay exactly the parent's), then :meth:`attach_dca`; its ``forward``
-    collects the encoder's skips (fine to coarse), passes them through :meth:`refine_skips` and
-    runs the parent's decoder on the result. With ``dca=False`` no ``dca`` submodule exists and
-    :meth:`refine_skips` returns the skips unchanged, so the network is exactly its parent.
+    A DCA network subclasses ``SkipRefinement`` and its MONAI parent (in that order, so this
+    ``forward`` replaces the parent's). Its ``__init__`` calls the parent's ``__init__`` first (so
+    the parent's submodule names, and with a fixed seed its initial weights, stay exactly the
+    parent's), then :meth:`attach_dca`. It implements the two halves of the parent's forward:
+    :meth:`encode` (input to bottleneck and skips) and :meth:`decode` (bottleneck and skips to
+    output); :meth:`forward` refines the skips in between. With ``dca=False`` no ``dca`` submodule
+    exists and :meth:`refine_skips` returns the skips unchanged, so the network is exactly its parent.
     """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``decode(bottleneck, refine_skips(skips))`` with ``bottleneck, skips = encode(x)``.
+
+        Args:
+            x: input of shape ``(B, in_channels, *S)``.
+
+        Returns:
+            The parent's output for the refined skips (``(B, out_channels, *S)`` for most parents).
+        """
+        bottleneck, skips = self.encode(x)
+        return self.decode(bottleneck, self.refine_skips(skips))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The parent's encoder: the bottleneck features and the skips the decoder consumes, fine to coarse."""
+        raise NotImplementedError(f"{type(self).__name__} must implement encode")
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        """The parent's decoder and head on ``bottleneck`` and ``skips`` (fine to coarse, as :meth:`encode` gives)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement decode")
 
     def attach_dca(
         self, spatial_dims: int, skip_channels: Sequence[int], dca: bool | str, dca_args: Mapping[str, Any] | None

@@ -13,7 +13,7 @@ __all__ = [
     "assert_dca_off_equals_parent",
     "assert_parent_checkpoint_loads",
     "assert_refined_shape",
-    "assert_scripted_equals_eager",
+    "assert_traced_equals_eager",
 ]
 
 
@@ -30,9 +30,13 @@ def _build(factory: Callable[..., nn.Module], seed: int, **kwargs: Any) -> nn.Mo
 def assert_dca_off_equals_parent(
     parent: Callable[..., nn.Module], variant: Callable[..., nn.Module], kwargs: dict, input_shape: Sequence[int]
 ) -> None:
-    """``variant(dca=False)`` has the parent's exact weights (same seed) and outputs, in eval and train mode."""
+    """``variant(dca=False)`` has the parent's exact weights (same seed) and outputs, in eval and train mode.
+
+    Each forward starts from the same random state, so active dropout draws the same masks in both.
+    """
     reference = _build(parent, 0, **kwargs)
     plain = _build(variant, 0, dca=False, **kwargs)
+    assert getattr(plain, "dca", "missing") is None
     ref_state, plain_state = reference.state_dict(), plain.state_dict()
     assert list(ref_state) == list(plain_state)
     for key, value in ref_state.items():
@@ -42,7 +46,10 @@ def assert_dca_off_equals_parent(
         reference.train(mode)
         plain.train(mode)
         with torch.no_grad():
-            torch.testing.assert_close(_first_output(plain(x)), _first_output(reference(x)), rtol=0, atol=0)
+            torch.manual_seed(3)
+            expected = _first_output(reference(x))
+            torch.manual_seed(3)
+            torch.testing.assert_close(_first_output(plain(x)), expected, rtol=0, atol=0)
 
 
 def assert_parent_checkpoint_loads(
@@ -92,10 +99,11 @@ def assert_dca_gradients(variant: Callable[..., nn.Module], kwargs: dict, input_
         assert parameter.grad.abs().sum() > 0, f"dca.{name} has an all-zero gradient"
 
 
-def assert_scripted_equals_eager(net: nn.Module, input_shape: Sequence[int], atol: float = 1e-5) -> None:
-    """``torch.jit.script`` of the network gives the eager outputs (eval mode)."""
+def assert_traced_equals_eager(net: nn.Module, input_shape: Sequence[int], atol: float = 1e-5) -> None:
+    """``torch.jit.trace`` of the network gives the eager outputs (eval mode), also on a new input."""
     net = net.eval()
-    x = torch.rand(*input_shape)
-    scripted = torch.jit.script(net)
-    with torch.no_grad():
-        torch.testing.assert_close(_first_output(scripted(x)), _first_output(net(x)), rtol=1e-4, atol=atol)
+    # no trace check run and no graph optimisation: both only cost time in a test of correctness
+    with torch.no_grad(), torch.jit.optimized_execution(False):
+        traced = torch.jit.trace(net, torch.rand(*input_shape), check_trace=False)
+        x = torch.rand(*input_shape)
+        torch.testing.assert_close(traced(x), net(x), rtol=1e-4, atol=atol)

@@ -25,8 +25,8 @@ class DCADynUNet(SkipRefinement, DynUNet):
     included: it aliases the blocks above for the parent's recursive forward, which this class
     does not use), the DCA module lives under ``dca``.
 
-    The forward walks ``input_block``, ``downsamples`` and ``bottleneck``, refines all skips at
-    once, then runs ``upsamples`` (deepest first) and ``output_block``. Deep supervision is the
+    ``encode`` walks ``input_block``, ``downsamples`` and ``bottleneck``; ``decode`` runs
+    ``upsamples`` (deepest first) on the refined skips and ``output_block``. Deep supervision is the
     parent's: in training mode with ``deep_supervision=True`` the output is the final map stacked
     with the ``deep_supr_num`` head outputs (finest head first), each interpolated (nearest) to the
     final map's size; otherwise the final map alone. The heads only run in training mode, where
@@ -80,29 +80,31 @@ class DCADynUNet(SkipRefinement, DynUNet):
         dca_args: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            spatial_dims,
-            in_channels,
-            out_channels,
-            kernel_size,
-            strides,
-            upsample_kernel_size,
-            filters,
-            dropout,
-            norm_name,
-            act_name,
-            deep_supervision,
-            deep_supr_num,
-            res_block,
-            trans_bias,
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            strides=strides,
+            upsample_kernel_size=upsample_kernel_size,
+            filters=filters,
+            dropout=dropout,
+            norm_name=norm_name,
+            act_name=act_name,
+            deep_supervision=deep_supervision,
+            deep_supr_num=deep_supr_num,
+            res_block=res_block,
+            trans_bias=trans_bias,
         )
         self.attach_dca(spatial_dims, list(self.filters[:-1]), dca, dca_args)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         skips: list[torch.Tensor] = [self.input_block(x)]
         for down in self.downsamples:
             skips.append(down(skips[-1]))
-        out = self.bottleneck(skips[-1])
-        skips = self.refine_skips(skips)
+        return self.bottleneck(skips[-1]), skips
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        out = bottleneck
         supervised = self.training and self.deep_supervision
         heads: list[torch.Tensor] = []
         for step, upsample in enumerate(self.upsamples):

@@ -64,27 +64,41 @@ class DCASegResNet(SkipRefinement, SegResNet):
         dca_args: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            spatial_dims,
-            init_filters,
-            in_channels,
-            out_channels,
-            dropout_prob,
-            act,
-            norm,
-            norm_name,
-            num_groups,
-            use_conv_final,
-            blocks_down,
-            blocks_up,
-            upsample_mode,
+            spatial_dims=spatial_dims,
+            init_filters=init_filters,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            dropout_prob=dropout_prob,
+            act=act,
+            norm=norm,
+            norm_name=norm_name,
+            num_groups=num_groups,
+            use_conv_final=use_conv_final,
+            blocks_down=blocks_down,
+            blocks_up=blocks_up,
+            upsample_mode=upsample_mode,
         )
         # down level i has init_filters * 2**i channels (SegResNet._make_down_layers); the last is the bottleneck
         skip_channels = [init_filters * 2**i for i in range(len(blocks_down) - 1)]
         self.attach_dca(spatial_dims, skip_channels, dca, dca_args)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, down_x = self.encode(x)
-        skips = self.refine_skips(down_x[:-1])
-        # decode() reads the skips coarse to fine from index 1; index 0 is the bottleneck, as in SegResNet
-        skips.reverse()
-        return self.decode(x, [x] + skips)
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        # SegResNet.encode, with the bottleneck left out of the skips (TorchScript cannot call the parent's)
+        x = self.convInit(x)
+        if self.dropout_prob is not None:
+            x = self.dropout(x)
+        skips: list[torch.Tensor] = []
+        for down in self.down_layers:
+            x = down(x)
+            skips.append(x)
+        return x, skips[:-1]
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        # SegResNet.decode, reading the skips fine to coarse from the end
+        x = bottleneck
+        for i, (up, upl) in enumerate(zip(self.up_samples, self.up_layers)):
+            x = up(x) + skips[len(skips) - 1 - i]
+            x = upl(x)
+        if self.use_conv_final:
+            x = self.conv_final(x)
+        return x

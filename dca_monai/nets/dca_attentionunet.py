@@ -110,7 +110,14 @@ class DCAAttentionUnet(SkipRefinement, AttentionUnet):
         dca_args: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            spatial_dims, in_channels, out_channels, channels, strides, kernel_size, up_kernel_size, dropout
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            channels=channels,
+            strides=strides,
+            kernel_size=kernel_size,
+            up_kernel_size=up_kernel_size,
+            dropout=dropout,
         )
         self._split_layers()
         self.attach_dca(spatial_dims, list(self.channels[:-1]), dca, dca_args)
@@ -125,8 +132,10 @@ class DCAAttentionUnet(SkipRefinement, AttentionUnet):
                 return
             container, level = layer.submodule, level + 1
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         skips: list[torch.Tensor] = []
         bottleneck = self.model[1].encode(self.model[0](x), skips)
-        skips = self.refine_skips(skips)
+        return bottleneck, skips
+
+    def decode(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
         return self.model[2](self.model[1].decode(bottleneck, skips))
