@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dca_monai.blocks.channel_cross_attention import ChannelCrossAttention
-from dca_monai.blocks.cross_attention_block import CrossAttentionBlock, StageLayerNorm
+from dca_monai.blocks.dca_attention_stage import DCAAttentionStage, StageLayerNorm
 from dca_monai.blocks.dual_cross_attention import DCA, DualCrossAttention
 from dca_monai.blocks.spatial_cross_attention import SpatialCrossAttention
 from dca_monai.blocks.stage_layout import StageLayout
@@ -11,7 +11,7 @@ from dca_monai.blocks.stage_layout import StageLayout
 __all__ = [
     "DCA",
     "ChannelCrossAttention",
-    "CrossAttentionBlock",
+    "DCAAttentionStage",
     "DualCrossAttention",
     "SpatialCrossAttention",
     "StageLayerNorm",

@@ -10,7 +10,7 @@ from monai.networks.blocks import ADN
 from monai.networks.layers import Conv
 from torch import nn
 
-from dca_monai.blocks.cross_attention_block import CrossAttentionBlock
+from dca_monai.blocks.dca_attention_stage import DCAAttentionStage
 from dca_monai.blocks.graph_capture import capturing_graph
 from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
@@ -55,7 +55,8 @@ class DualCrossAttention(nn.Module):
     Args:
         spatial_dims: number of spatial dimensions, 2 or 3.
         skip_channels: channels of each skip stage, ordered fine to coarse.
-        n_blocks: number of stacked channel+spatial attention blocks (paper: 1).
+        n_blocks: number of stacked :class:`~dca_monai.blocks.DCAAttentionStage` (channel then spatial
+            cross-attention; paper: 1), kept in ``blocks``.
         channel_heads: channel-attention heads, an int or one per stage (paper: 1).
         spatial_heads: spatial-attention heads, an int or one per stage (paper: 4). Each head
             count must divide the stage's channels and the total ``sum(skip_channels)``.
@@ -118,7 +119,7 @@ class DualCrossAttention(nn.Module):
         init_channel_affine(self.token_weight)
         init_channel_affine(self.token_bias)
         self.blocks = nn.ModuleList(
-            [CrossAttentionBlock(layout, channel_attention, spatial_attention) for _ in range(n_blocks)]
+            [DCAAttentionStage(layout, channel_attention, spatial_attention) for _ in range(n_blocks)]
         )
         conv_type = Conv[Conv.CONV, spatial_dims]
         self.projections = nn.ModuleList([conv_type(c, c, kernel_size=1) for c in layout.channels])

@@ -1,4 +1,4 @@
-"""Ignite handler: PNG overlays of the best and the worst case of an evaluation, ranked by mean Dice."""
+"""Ignite handler: PNG overlays of the best and the worst case of an evaluation, ranked by per-case metric details."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from monai.data import decollate_batch
-from monai.metrics import compute_dice
-from monai.networks.utils import one_hot
 from monai.utils import IgniteInfo, min_version, optional_import
 
 from dca_monai.visualize.label_overlay import save_label_overlay
@@ -31,10 +29,9 @@ __all__ = ["BestWorstOverlaySaver"]
 
 @dataclass(frozen=True)
 class _CaseSlice:
-    """One evaluated case: its mean Dice and the 2D slices shown for it."""
+    """One evaluated case: its name and the 2D slices shown for it."""
 
     name: str
-    dice: float
     image: np.ndarray
     label: np.ndarray
     prediction: np.ndarray
@@ -43,21 +40,25 @@ class _CaseSlice:
 class BestWorstOverlaySaver:
     """Save ``overlay_best.png`` and ``overlay_worst.png``: image, label and prediction of two cases.
 
-    During an evaluator's epoch it computes, for every case of ``engine.state.output`` (the
-    decollated, post-processed items of MONAI's evaluators), the mean Dice over the classes and
-    keeps the middle slice across ``slice_axis`` of its image, label and prediction. When the
-    epoch completes it writes a :func:`~dca_monai.visualize.save_label_overlay` figure of the case
-    with the highest and of the case with the lowest mean Dice (the same case twice when there
-    is one). Cases whose Dice is undefined (no class present in label or prediction) are not
-    ranked. Files are written atomically, by rank 0 only; in a distributed evaluation rank 0 ranks
-    its own share of the cases.
+    During an evaluator's epoch it keeps, for every case of ``engine.state.output`` (the
+    decollated, post-processed items of MONAI's evaluators), the middle slice across
+    ``slice_axis`` of its image, label and prediction. When the run completes it ranks the cases
+    by the per-case scores that a MONAI metric handler attached under ``metric_name`` left in
+    ``engine.state.metric_details[metric_name]`` (``save_details=True``, the default of
+    ``MeanDice``; a ``(N, C)`` tensor, one row per case in evaluation order, averaged over the
+    classes that are not ``nan``) and writes a :func:`~dca_monai.visualize.save_label_overlay`
+    figure of the best and of the worst case (the same case twice when there is one). Cases whose
+    score is undefined (``nan`` for every class) are not ranked. Files are written atomically, by
+    rank 0 only; in a distributed evaluation rank 0 ranks its own share of the cases (the first
+    rows of the gathered details).
 
     Labels and predictions may be one-hot ``(C, *S)`` or label maps ``(1, *S)``.
 
     Args:
         output_dir: folder of the figures, created when missing.
-        num_classes: number of classes including background.
-        include_background: count class 0 in the mean Dice.
+        metric_name: name of the metric whose details rank the cases, e.g. ``"val_mean_dice"``
+            (the key of the evaluator's ``key_val_metric`` or ``additional_metrics``).
+        higher_is_better: ``True`` for scores such as Dice, ``False`` for distances such as HD95.
         slice_axis: spatial axis (0, 1 or 2) across which the middle slice is taken; for RAS-oriented
             volumes 2 gives an axial slice, 1 coronal, 0 sagittal.
         image_key: key of the image in each output item.
@@ -66,11 +67,17 @@ class BestWorstOverlaySaver:
         name: logger name; ``None`` uses the engine's logger.
 
     Raises:
-        ValueError: for ``num_classes < 2`` or a ``slice_axis`` outside 0-2.
+        ValueError: for an empty ``metric_name`` or a ``slice_axis`` outside 0-2.
+        KeyError: when the run completes and ``engine.state.metric_details`` has no ``metric_name``.
+        ValueError: when the run completes and the details hold fewer rows (more, on one process)
+            than the cases seen.
 
     Example::
 
-        BestWorstOverlaySaver("eval", num_classes=4).attach(evaluator)
+        MeanDice(include_background=False, output_transform=from_engine(["pred", "label"])).attach(
+            evaluator, "val_mean_dice"
+        )
+        BestWorstOverlaySaver("eval", metric_name="val_mean_dice").attach(evaluator)
     """
 
     best_filename = "overlay_best.png"
@@ -79,21 +86,21 @@ class BestWorstOverlaySaver:
     def __init__(
         self,
         output_dir: str | os.PathLike,
-        num_classes: int,
-        include_background: bool = False,
+        metric_name: str = "val_mean_dice",
+        higher_is_better: bool = True,
         slice_axis: int = 2,
         image_key: str = "image",
         label_key: str = "label",
         pred_key: str = "pred",
         name: str | None = None,
     ) -> None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes={num_classes!r} but an int >= 2 (background included) was expected")
+        if not isinstance(metric_name, str) or not metric_name:
+            raise ValueError(f"metric_name={metric_name!r} but the name of an attached metric was expected")
         if slice_axis not in (0, 1, 2):
             raise ValueError(f"slice_axis={slice_axis!r} but 0, 1 or 2 was expected")
         self.output_dir = Path(output_dir)
-        self.num_classes = num_classes
-        self.include_background = include_background
+        self.metric_name = metric_name
+        self.higher_is_better = higher_is_better
         self.slice_axis = slice_axis
         self.image_key = image_key
         self.label_key = label_key
@@ -103,26 +110,28 @@ class BestWorstOverlaySaver:
         self._cases: list[_CaseSlice] = []
 
     def attach(self, engine: Engine) -> None:
-        """Collect cases at every iteration of ``engine`` and write the figures when its epoch completes."""
+        """Collect cases at every iteration of ``engine`` and write the figures when its run completes."""
         if self._name is None:
             self.logger = engine.logger
         engine.add_event_handler(Events.EPOCH_STARTED, self.reset)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
-        engine.add_event_handler(Events.EPOCH_COMPLETED, self.save)
+        # COMPLETED comes after every EPOCH_COMPLETED handler, so the metric's details are this epoch's
+        # whatever the order in which the handlers were attached
+        engine.add_event_handler(Events.COMPLETED, self.save)
 
     def reset(self, engine: Engine | None = None) -> None:
         """Forget the cases collected so far."""
         self._cases = []
 
     def collect(self, engine: Engine) -> None:
-        """Score and slice every case of ``engine.state.output``."""
+        """Slice every case of ``engine.state.output``."""
         output = engine.state.output
         items = output if isinstance(output, Sequence) else decollate_batch(output)
         for item in items:
             self._cases.append(self.case_slice(item, default_name=f"case {len(self._cases)}"))
 
     def case_slice(self, item: Mapping[str, Any], default_name: str) -> _CaseSlice:
-        """The mean Dice and the middle slices of one output item."""
+        """The middle slices of one output item."""
         for key in (self.image_key, self.label_key, self.pred_key):
             if key not in item:
                 raise KeyError(
@@ -136,42 +145,64 @@ class BestWorstOverlaySaver:
                 f"{self.label_key} map {tuple(label.shape)}, {self.pred_key} map {tuple(prediction.shape)} and "
                 f"{self.image_key} {tuple(image.shape)} were expected to share their spatial shape"
             )
-        dice = compute_dice(
-            one_hot(prediction[None, None], self.num_classes),
-            one_hot(label[None, None], self.num_classes),
-            include_background=self.include_background,
-            ignore_empty=True,
-        )
-        present = dice[~torch.isnan(dice)]
-        mean_dice = float(present.mean()) if present.numel() else math.nan
         middle = image.shape[1 + self.slice_axis] // 2
         return _CaseSlice(
             name=_case_name(item[self.image_key], default_name),
-            dice=mean_dice,
             image=image[0].select(self.slice_axis, middle).float().numpy(),
             label=label.select(self.slice_axis, middle).numpy(),
             prediction=prediction.select(self.slice_axis, middle).numpy(),
         )
 
-    def save(self, engine: Engine | None = None) -> list[Path]:
+    def case_scores(self, engine: Engine) -> list[float]:
+        """One score per collected case: the mean over classes of its row of ``metric_details[metric_name]``.
+
+        Raises:
+            KeyError: when ``engine.state.metric_details`` has no ``metric_name``.
+            ValueError: when the details are not one tensor with a row per case.
+        """
+        details_by_name = getattr(engine.state, "metric_details", None) or {}
+        details = details_by_name.get(self.metric_name)
+        if details is None:
+            raise KeyError(
+                f"engine.state.metric_details has no {self.metric_name!r} (keys: {sorted(details_by_name)}); "
+                f"attach a metric named {self.metric_name!r} with save_details=True, or set metric_name"
+            )
+        try:
+            scores = torch.as_tensor(details, dtype=torch.float64).detach().cpu()
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"engine.state.metric_details[{self.metric_name!r}] is a {type(details).__name__} but one "
+                "tensor of per-case scores (N, C) was expected"
+            ) from error
+        seen = len(self._cases)
+        rows = scores.shape[0] if scores.ndim else 1
+        if rows < seen or (rows != seen and idist.get_world_size() == 1):
+            raise ValueError(
+                f"engine.state.metric_details[{self.metric_name!r}] has {rows} rows but {seen} cases were "
+                "evaluated; one row per case, in evaluation order, was expected"
+            )
+        return torch.nanmean(scores.reshape(rows, -1)[:seen], dim=1).tolist()
+
+    def save(self, engine: Engine) -> list[Path]:
         """Write the figures of the best and the worst case; return their paths (none on other ranks)."""
         if idist.get_rank() != 0:
             return []
-        ranked = sorted((case for case in self._cases if not math.isnan(case.dice)), key=lambda case: case.dice)
-        if not ranked:
-            self.logger.warning(f"{type(self).__name__}: no case with a defined Dice, no figure written")
+        scored = [(score, case) for score, case in zip(self.case_scores(engine), self._cases) if not math.isnan(score)]
+        if not scored:
+            self.logger.warning(f"{type(self).__name__}: no case with a defined {self.metric_name}, no figure written")
             return []
+        ranked = sorted(scored, key=lambda pair: pair[0], reverse=not self.higher_is_better)
         paths = []
-        for tag, filename, case in (
+        for tag, filename, (score, case) in (
             ("best", self.best_filename, ranked[-1]),
             ("worst", self.worst_filename, ranked[0]),
         ):
-            title = f"{tag}: {case.name}  mean Dice {case.dice:.3f}  (image | label | prediction)"
+            title = f"{tag}: {case.name}  {self.metric_name} {score:.3f}  (image | label | prediction)"
             paths.append(
                 save_label_overlay(self.output_dir / filename, case.image, case.label, case.prediction, title=title)
             )
             self.logger.info(
-                f"{type(self).__name__}: {tag} case {case.name} (mean Dice {case.dice:.4f}) -> {paths[-1]}"
+                f"{type(self).__name__}: {tag} case {case.name} ({self.metric_name} {score:.4f}) -> {paths[-1]}"
             )
         return paths
 

@@ -1,4 +1,8 @@
-"""One DCA attention block: channel cross-attention, then spatial cross-attention."""
+"""One DCA attention stage: channel cross-attention, then spatial cross-attention.
+
+Named ``DCAAttentionStage`` so it is not mistaken for
+:class:`monai.networks.blocks.CrossAttentionBlock` (ordinary query/context attention).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dca_monai.blocks.channel_cross_attention import ChannelCrossAttention
 from dca_monai.blocks.spatial_cross_attention import SpatialCrossAttention
 from dca_monai.blocks.stage_layout import StageLayout
 
-__all__ = ["CrossAttentionBlock", "StageLayerNorm"]
+__all__ = ["DCAAttentionStage", "StageLayerNorm"]
 
 
 class StageLayerNorm(nn.Module):
@@ -32,8 +36,11 @@ class StageLayerNorm(nn.Module):
         return torch.cat(normed, dim=-1)
 
 
-class CrossAttentionBlock(nn.Module):
+class DCAAttentionStage(nn.Module):
     """``T = T + CCA(LN(T))``, then ``T = T + SCA(LN'(T))`` (each part can be switched off).
+
+    :class:`~dca_monai.blocks.DualCrossAttention` stacks ``n_blocks`` of these in ``blocks``;
+    its state-dict keys (``blocks.j.channel_norm...``) do not depend on this class's name.
 
     Args:
         layout: channel counts and heads of the stages.
