@@ -57,7 +57,7 @@ class DCADynUNet(SkipRefinement, DynUNet):
         in training mode with deep supervision ``(B, 1 + deep_supr_num, out_channels, *S / strides[0])``.
     """
 
-    # unused by this forward, and MONAI's DynUNetSkipLayer does not compile with deep supervision
+    # unused by encode/decode, and MONAI's DynUNetSkipLayer does not compile with deep supervision
     __jit_ignored_attributes__ = ["skip_layers"]
 
     def __init__(

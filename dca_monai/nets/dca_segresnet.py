@@ -25,6 +25,10 @@ class DCASegResNet(SkipRefinement, SegResNet):
     decoder *adds* the refined skips as ``SegResNet`` adds the raw ones. Every submodule name of
     ``SegResNet`` is kept, the DCA module lives under ``dca``. TorchScript-scriptable.
 
+    ``encode`` and ``decode`` override ``SegResNet``'s methods of those names with the signature
+    every DCA network shares: ``encode`` returns the skips fine to coarse *without* the bottleneck,
+    and ``decode`` takes them in that order (``SegResNet.decode`` takes them coarse to fine, after the bottleneck).
+
     The block's default ``spatial_heads=4`` divides the skip channels whenever ``init_filters``
     is a multiple of 4 (as the default 8 is); otherwise pass ``dca_args={"spatial_heads": ...}``.
 

@@ -138,7 +138,7 @@ DCA_NETS: tuple[DCANetSpec, ...] = (
         DCAVNet,
         monai_nets.VNet,
         small={2: {}, 3: {}},  # VNet's widths are fixed: skips of 16, 32, 64, 128 channels
-        input_sizes={2: ((16, 16), (32, 48), (16, 64)), 3: ((16, 16, 32), (16, 32, 16))},
+        input_sizes={2: ((16, 16), (32, 48), (16, 64)), 3: ((16, 16, 16), (16, 32, 16))},
         typical=({"spatial_dims": 3, "in_channels": 1, "out_channels": 4},),
     ),
     DCANetSpec(
