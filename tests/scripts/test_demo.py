@@ -27,7 +27,8 @@ def test_quick_demo_trains_both_networks_and_reports(tmp_path: Path) -> None:
     report = completed.stdout[completed.stdout.index("DCA vs parent") :]
     assert "DCADynUNet (DCA)" in report and "DynUNet (dca=false)" in report
     real = report[report.index("Colin27, skull-stripped") :]
-    rows = [line.split() for line in real.splitlines() if line.startswith(("DCADynUNet", "DynUNet"))]
+    table = real[: real.index("\n\n", real.index("network"))]  # the table ends at the first blank line
+    rows = [line.split() for line in table.splitlines() if line.startswith(("DCADynUNet", "DynUNet"))]
     assert len(rows) == 2
     for row in rows:  # brain Dice, share outside the mask, three tissue Dice: all measured, in range
         assert 0.0 <= float(row[2]) <= 1.0 and row[3].endswith("%")
