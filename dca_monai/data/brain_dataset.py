@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
 import json
 import logging
 import os
@@ -47,7 +46,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import torch
 from monai.data import MetaTensor
@@ -65,6 +63,7 @@ from monai.transforms import (
 
 from dca_monai.atomic_file import write_bytes_atomic
 from dca_monai.data.mni152 import MNI152_TEMPLATE_FILES, load_mni152_templates
+from dca_monai.data.nifti_bytes import nifti_gz_bytes
 from dca_monai.data.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
 
 __all__ = ["BUILD_FORMAT", "DATALIST_NAME", "build_brain_dataset", "main"]
@@ -155,8 +154,8 @@ def build_brain_dataset(
                 label = case["label"][0].numpy().astype(np.uint8)
                 image[label == 0] = 0  # skull-stripped like a real input: exact zero outside the brain
                 affine = case["image"].affine.numpy()
-                write_bytes_atomic(output_dir / "images" / name, _nifti_gz_bytes(image.astype(np.int16), affine))
-                write_bytes_atomic(output_dir / "labels" / name, _nifti_gz_bytes(label, affine))
+                write_bytes_atomic(output_dir / "images" / name, nifti_gz_bytes(image.astype(np.int16), affine))
+                write_bytes_atomic(output_dir / "labels" / name, nifti_gz_bytes(label, affine))
                 sections[section].append({"image": f"images/{name}", "label": f"labels/{name}"})
                 logger.info("wrote %s case %d: %s", section, case_index, name)
 
@@ -261,16 +260,6 @@ def _case_augmentation(spacing: float) -> Compose:
             RandScaleIntensityd("image", factors=(-0.2, 0.2), prob=1.0),
         ]
     )
-
-
-def _nifti_gz_bytes(array: np.ndarray, affine: np.ndarray) -> bytes:
-    """A gzipped NIfTI-1 file holding ``array`` ``(X, Y, Z)``; ``mtime=0`` keeps the bytes reproducible."""
-    image = nib.Nifti1Image(array, affine)
-    # the deformed brain is no longer in MNI space: code 1 is "scanner anatomical"
-    image.set_qform(affine, code=1)
-    image.set_sform(affine, code=1)
-    image.header.set_xyzt_units("mm")
-    return gzip.compress(image.to_bytes(), compresslevel=6, mtime=0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

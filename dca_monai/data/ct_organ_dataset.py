@@ -39,7 +39,6 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
 import json
 import logging
@@ -60,6 +59,7 @@ from dca_monai.atomic_file import write_bytes_atomic
 from dca_monai.data.ct_organs import CT_ORGANS, ct_class_names
 from dca_monai.data.dicom_series import read_dicom_series
 from dca_monai.data.label_grid import label_on_grid
+from dca_monai.data.nifti_bytes import nifti_gz_bytes
 from dca_monai.data.totalsegmentator_examples import SDIST_NAME, example_path, total_class_map
 
 __all__ = ["BUILD_FORMAT", "build_ct_organ_dataset", "copy_series_with_uids", "main", "remap_total_labels"]
@@ -133,9 +133,9 @@ def build_ct_organ_dataset(
                 name = f"{prefix}_{case_index:03d}.nii.gz"
                 affine = case["image"].affine.numpy()
                 image = np.rint(case["image"][0].numpy() + _AIR_HU).clip(-1024, 3071).astype(np.int16)
-                write_bytes_atomic(output_dir / "images" / name, _nifti_gz_bytes(image, affine))
+                write_bytes_atomic(output_dir / "images" / name, nifti_gz_bytes(image, affine))
                 label = case["label"][0].numpy().astype(np.uint8)
-                write_bytes_atomic(output_dir / "labels" / name, _nifti_gz_bytes(label, affine))
+                write_bytes_atomic(output_dir / "labels" / name, nifti_gz_bytes(label, affine))
                 sections[section].append({"image": f"images/{name}", "label": f"labels/{name}"})
                 logger.info("wrote %s case %d: %s", section, case_index, name)
     finally:
@@ -150,7 +150,7 @@ def build_ct_organ_dataset(
         series.shape,
         series.affine,
     )
-    write_bytes_atomic(output_dir / "labels" / "test_000.nii.gz", _nifti_gz_bytes(label, series.affine))
+    write_bytes_atomic(output_dir / "labels" / "test_000.nii.gz", nifti_gz_bytes(label, series.affine))
     test = [{"image": "dicom/test_000", "label": "labels/test_000.nii.gz"}]
 
     datalist: dict[str, Any] = {
@@ -278,15 +278,6 @@ def copy_series_with_uids(source: Path, target: Path) -> Path:
         dataset.save_as(buffer, enforce_file_format=True)
         write_bytes_atomic(target / f"{file.name}.dcm", buffer.getvalue())
     return target
-
-
-def _nifti_gz_bytes(array: np.ndarray, affine: np.ndarray) -> bytes:
-    """A gzipped NIfTI-1 file holding ``array`` ``(X, Y, Z)``; ``mtime=0`` keeps the bytes reproducible."""
-    image = nib.Nifti1Image(array, affine)
-    image.set_qform(affine, code=1)
-    image.set_sform(affine, code=1)
-    image.header.set_xyzt_units("mm")
-    return gzip.compress(image.to_bytes(), compresslevel=6, mtime=0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

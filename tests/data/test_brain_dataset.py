@@ -131,7 +131,7 @@ def test_interrupted_build_leaves_no_datalist(tmp_path: Path, monkeypatch: pytes
             raise OSError("disk full")
         return b"not a real nifti"
 
-    monkeypatch.setattr(brain_dataset, "_nifti_gz_bytes", fail_on_third)
+    monkeypatch.setattr(brain_dataset, "nifti_gz_bytes", fail_on_third)
     with pytest.raises(OSError, match="disk full"):
         build_brain_dataset(tmp_path, **SMALL)
     assert not (tmp_path / DATALIST_NAME).exists()
