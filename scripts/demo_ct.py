@@ -22,16 +22,14 @@ patient is one 40 mm slab: the scores show agreement with TotalSegmentator on on
 from __future__ import annotations
 
 import argparse
-import shlex
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import torch
+from bundle_command import bundle_run, config_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "ct_dca_segmentation"
@@ -94,21 +92,7 @@ class VariantResult:
 
 
 def config(*names: str) -> str:
-    paths = [str(BUNDLE / "configs" / name) for name in names]
-    return paths[0] if len(paths) == 1 else "[" + ",".join(f"'{p}'" for p in paths) + "]"
-
-
-def bundle_run(config_file: str, overrides: dict[str, object]) -> float:
-    """Run ``python -m monai.bundle run`` with overrides; return its wall time; stop the demo if it fails."""
-    argv = [sys.executable, "-m", "monai.bundle", "run", "--config_file", config_file]
-    for key, value in overrides.items():
-        argv += [f"--{key}", str(value) if isinstance(value, (str, Path)) else repr(value)]
-    print("\n$ " + shlex.join(argv[1:]), flush=True)
-    start = time.perf_counter()
-    completed = subprocess.run(argv, cwd=REPO_ROOT, check=False)
-    if completed.returncode != 0:
-        sys.exit(f"demo stopped: the command above failed with exit status {completed.returncode}")
-    return time.perf_counter() - start
+    return config_file(BUNDLE, *names)
 
 
 def score(prediction: Path, reference: Path, num_classes: int) -> tuple[list[float], list[float]]:
