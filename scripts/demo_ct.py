@@ -134,7 +134,7 @@ def run_variant(name: str, folder: str, dca: bool, common: dict[str, object], ou
     """Train, then segment the unseen patient's series, under ``out / folder``."""
     result = VariantResult(name)
     root = out / folder
-    common = {**common, "network_def#dca": "true" if dca else "false"}
+    common = {**common, "network_def#dca": dca}
     paths = {"ckpt_dir": root / "models", "output_dir": root / "train"}
     result.train_seconds = bundle_run(config("train.json"), {**common, **paths})
     result.logs = paths["output_dir"]

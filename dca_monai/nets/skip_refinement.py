@@ -9,26 +9,9 @@ import torch
 from torch import nn
 
 from dca_monai.blocks.dual_cross_attention import DualCrossAttention
+from dca_monai.config_flags import require_bool
 
-__all__ = ["SkipRefinement", "parse_dca_flag"]
-
-_FLAG_STRINGS = {"true": True, "false": False}
-
-
-def parse_dca_flag(dca: bool | str) -> bool:
-    """The ``dca`` switch as a bool; ``"true"``/``"false"`` (any case) are accepted for command-line overrides.
-
-    ``python -m monai.bundle run ... --network_def#dca false`` passes the *string* ``"false"``,
-    which Python would treat as true: it is read as ``False`` here instead of silently keeping DCA.
-
-    Raises:
-        ValueError: for anything but a bool or those strings.
-    """
-    if isinstance(dca, bool):
-        return dca
-    if isinstance(dca, str) and dca.strip().lower() in _FLAG_STRINGS:
-        return _FLAG_STRINGS[dca.strip().lower()]
-    raise ValueError(f"dca={dca!r} but True, False, 'true' or 'false' was expected")
+__all__ = ["SkipRefinement"]
 
 
 class SkipRefinement:
@@ -64,28 +47,28 @@ class SkipRefinement:
         raise NotImplementedError(f"{type(self).__name__} must implement decode")
 
     def attach_dca(
-        self, spatial_dims: int, skip_channels: Sequence[int], dca: bool | str, dca_args: Mapping[str, Any] | None
+        self, spatial_dims: int, skip_channels: Sequence[int], dca: bool, dca_args: Mapping[str, Any] | None
     ) -> None:
         """Create ``self.dca`` for skips of ``skip_channels`` (fine to coarse), or ``None`` when ``dca`` is false.
 
         Args:
             spatial_dims: number of spatial dimensions of the network.
             skip_channels: channels of the tapped skips, fine to coarse.
-            dca: whether to refine the skips at all (a bool, or ``"true"``/``"false"`` as a
-                command-line override passes it; see :func:`parse_dca_flag`).
+            dca: whether to refine the skips at all, a bool (on the bundle command line
+                ``--network_def#dca False``; see :func:`~dca_monai.config_flags.require_bool`).
             dca_args: keyword arguments of :class:`DualCrossAttention` besides ``spatial_dims``
                 and ``skip_channels`` (e.g. ``{"token_pool": 2, "spatial_heads": 8}``).
 
         Raises:
-            ValueError: when ``dca`` is not a bool or ``"true"``/``"false"``, when ``dca_args``
-                names ``spatial_dims`` or ``skip_channels`` (the network sets them), or when
+            TypeError: when ``dca`` is not a bool (the string ``"false"`` included).
+            ValueError: when ``dca_args`` names ``spatial_dims`` or ``skip_channels`` (the network sets them), or when
                 :class:`DualCrossAttention` rejects the arguments.
         """
         args = dict(dca_args or {})
         for fixed in ("spatial_dims", "skip_channels"):
             if fixed in args:
                 raise ValueError(f"dca_args[{fixed!r}]={args[fixed]!r} but the network sets {fixed} itself")
-        module = DualCrossAttention(spatial_dims, list(skip_channels), **args) if parse_dca_flag(dca) else None
+        module = DualCrossAttention(spatial_dims, list(skip_channels), **args) if require_bool("dca", dca) else None
         nn.Module.__setattr__(self, "dca", module)  # type: ignore[arg-type]
 
     def refine_skips(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:

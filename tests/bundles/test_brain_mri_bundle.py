@@ -284,8 +284,7 @@ def test_ddp_with_two_cpu_processes(dataset_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_dca_off_trains_a_plain_dynunet(dataset_dir: Path, tmp_path: Path) -> None:
-    # lowercase, as typed on the command line: MONAI passes it as the string "false", DCADynUNet reads it as False
-    overrides = train_overrides(dataset_dir, tmp_path, epochs=1, **{"network_def#dca": "false"})
+    overrides = train_overrides(dataset_dir, tmp_path, epochs=1, **{"network_def#dca": False})
     # the zoo's "run training" form: the "training" id runs the same expressions as "run"
     run_bundle("run", "training", "--config_file", TRAIN, overrides=overrides).check()
 
@@ -293,6 +292,17 @@ def test_dca_off_trains_a_plain_dynunet(dataset_dir: Path, tmp_path: Path) -> No
     assert not any(key.startswith("dca.") for key in weights)
     plain = DynUNet(3, 1, 4, [3] * 5, [1, 2, 2, 2, 2], [2, 2, 2, 2], filters=NETWORK["filters"], norm_name="instance")
     plain.load_state_dict(weights)  # strict: exactly MONAI's DynUNet
+
+
+@pytest.mark.slow
+def test_lowercase_false_on_the_command_line_stops_with_the_spelling_to_use(dataset_dir: Path, tmp_path: Path) -> None:
+    # fire passes "false" as a string, which Python would treat as true: the network refuses it
+    overrides = train_overrides(dataset_dir, tmp_path, epochs=1, **{"network_def#dca": "false"})
+    result = run_bundle("run", "--config_file", TRAIN, overrides=overrides)
+
+    assert result.returncode != 0
+    assert "dca='false' but True or False was expected; on the command line write False, capitalized" in result.output
+    assert "Epoch" not in result.output
 
 
 @pytest.mark.slow

@@ -285,9 +285,8 @@ def test_verify_net_in_out(dca: bool) -> None:
 
 @pytest.mark.slow
 def test_dca_off_trains_a_plain_dynunet(dataset_dir: Path, tmp_path: Path) -> None:
-    # lowercase, as typed on the command line: MONAI passes the string "false", which DCADynUNet reads as False;
     # no validation in this run, so the last state holds the weights
-    overrides = train_overrides(dataset_dir, tmp_path, val_interval=2, **{"network_def#dca": "false"})
+    overrides = train_overrides(dataset_dir, tmp_path, val_interval=2, **{"network_def#dca": False})
     # the zoo's "run training" form: the "training" id runs the same expressions as "run"
     run_bundle("run", "training", "--config_file", TRAIN, overrides=overrides).check()
 
