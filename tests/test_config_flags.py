@@ -14,7 +14,8 @@ def test_booleans_pass_as_python_bools(value) -> None:
 
 @pytest.mark.parametrize("value, spelled", [("false", "False"), ("true", "True"), (" FALSE", "False")])
 def test_command_line_strings_are_rejected_with_the_spelling_to_use(value: str, spelled: str) -> None:
-    with pytest.raises(TypeError, match=rf"resume={value!r} but True or False was expected; on the command line write {spelled}, capitalized"):
+    expected = rf"resume={value!r} but True or False was expected; on the command line write {spelled}, capitalized"
+    with pytest.raises(TypeError, match=expected):
         require_bool("resume", value)
 
 
