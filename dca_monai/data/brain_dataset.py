@@ -27,7 +27,7 @@ Every file is written atomically and ``datalist.json`` last, so a folder without
 unfinished build. The same arguments give byte-identical files on a given machine and library
 versions, whatever the number of threads (torch runs on one thread while building); a case depends
 only on ``seed``, its section and its index, so asking for more training cases leaves the others
-unchanged. The defaults build in about 10 s on 2 CPU cores.
+unchanged.
 
 Command line::
 
