@@ -16,6 +16,10 @@ def test_every_exported_name_resolves_to_its_object_not_a_module() -> None:
         "ct_organ_dataset",
         "ct_organs",
         "dicom_series",
+        "dicom_series_itk",
+        "datalist_checks",
+        "datalist_errors",
+        "check_datalist_cli",
     ):
         importlib.import_module(f"dca_monai.data.{module}")
     for name in dca_monai.data.__all__:
