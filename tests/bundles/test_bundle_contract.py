@@ -18,6 +18,7 @@ import numpy as np
 import pydicom
 import pytest
 import torch
+from ignite.handlers import Checkpoint
 from monai.networks.nets import DynUNet
 from monai.transforms import LoadImage
 from PIL import Image
@@ -30,6 +31,9 @@ from tests.bundles.bundle_cases import (
     assert_fails_before_training,
 )
 from tests.bundles.bundle_runner import SCHEMA, TORCHRUN, BundleRun, run_bundle
+
+# the record key of the installed ignite: "_saved" from 0.5, "saved" in 0.4.11 (monai 1.5.2's pin)
+SAVED_KEY = Checkpoint._state_dict_all_req_keys[0]
 
 TWO_CPU_PROCESSES = (str(TORCHRUN), "--standalone", "--nproc_per_node=2")
 
@@ -63,7 +67,7 @@ def test_train_writes_checkpoints_and_tensorboard(case: BundleCase, trained: tup
     last = torch.load(bundle_root / "checkpoints" / "last.pt", weights_only=True)
     assert set(last) == CHECKPOINT_KEYS
     assert last["trainer"]["iteration"] == case.epochs * case.iterations_per_epoch
-    assert len(last["best_model_record"]["_saved"]) == 1
+    assert len(last["best_model_record"][SAVED_KEY]) == 1
     models = sorted(path.name for path in (bundle_root / "models").iterdir())
     assert models == ["model.pt"]  # MONAI Label takes any *.pt there
     assert sorted(path.name for path in (bundle_root / "checkpoints").iterdir()) == ["last.pt"]
