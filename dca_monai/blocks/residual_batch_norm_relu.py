@@ -23,8 +23,8 @@ Deviations from the unfused modules, and when the fused path is taken
   ``eps * |beta / gamma|``, so the fused path is taken only while every
   ``|gamma| >= 1e-2 * (1 + |beta|)`` (gamma of either sign; zero or tiny gamma falls back).
 - Only ``nn.BatchNorm1d/2d/3d`` exactly (not ``SyncBatchNorm`` or other subclasses) followed by
-  ``nn.ReLU`` (in place or not), on CPU float32/float64 tensors, in eager mode without autocast:
-  never while scripting (an ``autograd.Function`` cannot be scripted) or capturing a graph
+  ``nn.ReLU`` (in place or not), on contiguous or channels-last CPU float32/float64 tensors, in
+  eager mode without autocast: never while scripting (an ``autograd.Function`` cannot be scripted) or capturing a graph
   (tracing, ONNX, ``torch.export``). Double backward is not supported.
 - Without gradients (``no_grad``, inference) everything runs in place in ``upsampled``.
 """
@@ -52,15 +52,15 @@ def _autocast_enabled() -> bool:
 def supports_fused_batch_norm_relu(norm: nn.Module, act: nn.Module | None, x: torch.Tensor) -> bool:
     """Whether :func:`residual_batch_norm_relu` computes what ``act(norm(x))`` computes, for this input.
 
-    True only for an exact ``nn.BatchNorm1d/2d/3d`` and ``nn.ReLU``, a contiguous CPU float32/float64
-    ``x`` with more than one value per channel in training, eager mode without autocast, and a
+    True only for an exact ``nn.BatchNorm1d/2d/3d`` and ``nn.ReLU``, a contiguous (or channels-last)
+    CPU float32/float64 ``x`` with more than one value per channel in training, eager mode without autocast, and a
     ``gamma`` whose magnitude stays above :data:`GAMMA_FLOOR` ``* (1 + |beta|)``.
     """
     if torch.jit.is_scripting() or capturing_graph() or _autocast_enabled():
         return False
     if type(norm) not in _BATCH_NORMS or type(act) is not nn.ReLU:
         return False
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not x.is_contiguous():
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not _dense(x):
         return False
     uses_batch_stats = norm.training or norm.running_mean is None
     if uses_batch_stats and x.numel() // x.shape[1] < 2:
@@ -70,6 +70,15 @@ def supports_fused_batch_norm_relu(norm: nn.Module, act: nn.Module | None, x: to
     with torch.no_grad():
         floor = GAMMA_FLOOR * (1 + norm.bias.abs())
         return bool((norm.weight.abs() >= floor).all())
+
+
+def _dense(x: torch.Tensor) -> bool:
+    """Contiguous, or channels-last (a 1x1 convolution's output on CPU), the layouts the kernels handle in place."""
+    if x.is_contiguous():
+        return True
+    if x.dim() == 4:
+        return x.is_contiguous(memory_format=torch.channels_last)
+    return x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d)
 
 
 def _momentum_and_batch_stats(norm: nn.modules.batchnorm._BatchNorm) -> tuple[float, bool]:
@@ -150,7 +159,7 @@ def residual_batch_norm_relu(upsampled: torch.Tensor, skip: torch.Tensor, norm: 
     and ``num_batches_tracked`` exactly as calling ``norm`` would.
 
     Args:
-        upsampled: ``(B, C, *S)``, contiguous, overwritten with the result.
+        upsampled: ``(B, C, *S)``, contiguous or channels-last, overwritten with the result.
         skip: ``(B, C, *S)``, the residual.
         norm: an ``nn.BatchNorm1d/2d/3d`` over ``C`` channels.
 
