@@ -41,7 +41,7 @@ class DualCrossAttention(nn.Module):
       rounding) at a fraction of the cost.
     - The (bi/tri)linear, ``align_corners=True`` upsampling is computed as one small matrix
       product per axis (:func:`~dca_monai.blocks.separable_upsample.separable_upsample`): the
-      same weights as ``F.interpolate``, about 3x faster on CPU.
+      same weights as ``F.interpolate``, faster on CPU (``docs/benchmarks.md``).
     - While a graph is captured (``torch.jit.trace``, ONNX export, ``torch.export``; see
       :func:`~dca_monai.blocks.graph_capture.capturing_graph`) pooling runs as per-axis averaging
       matrices with the same bins (:func:`~dca_monai.blocks.separable_pool.separable_average_pool`),
