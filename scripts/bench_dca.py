@@ -7,23 +7,24 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --cases 2d224 --repeats 3
     python scripts/bench_dca.py --block-memory-only  # DCA block at 3D 128^3: fused SDPA vs naive attention
     python scripts/bench_dca.py --pooling-only       # token pooling: averaging matrices vs adaptive pooling
+    python scripts/bench_dca.py --tail               # fused vs unfused residual + batch norm + ReLU
 
-Time: median of ``--repeats`` runs after one warm-up; forward in eval mode under ``no_grad``,
-forward+backward in train mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash
-attention counted. Peak memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set
-of a fresh subprocess during one forward+backward, above its resident set just before
-(``peak_rss.py``).
+Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
+measurements after one warm-up; forward in eval mode under ``no_grad``, forward+backward in train
+mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash attention counted. Peak
+memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set of a fresh subprocess during
+one forward+backward, above its resident set just before (``peak_rss.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 from peak_rss import peak_rss_bytes
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from dca_monai.blocks import DualCrossAttention
@@ -89,17 +91,28 @@ def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
-def _sync(device: torch.device) -> None:
+def timed(fn: Callable[[], None], device: torch.device, min_run_time: float) -> float:
+    """Median seconds per call of ``fn``, ``torch.utils.benchmark`` (CUDA-synchronised), one measurement."""
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn})
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
-def timed(fn: Callable[[], None], device: torch.device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - start
+def interleaved_medians(
+    runs: list[Callable[[], None]], repeats: int, device: torch.device, min_run_time: float = 0.2
+) -> list[float]:
+    """Median seconds per call of each of ``runs``, measured ABAB... ``repeats`` times after one warm-up each.
+
+    Each measurement is one ``blocked_autorange(min_run_time)`` (its median); slow runs count once each.
+    """
+    for run in runs:
+        run()
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeats):  # interleaved, so all see the same machine load
+        for i, run in enumerate(runs):
+            times[i].append(timed(run, device, min_run_time))
+    return [statistics.median(values) for values in times]
 
 
 def _forward(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -128,6 +141,8 @@ def peak_memory_child(spec: dict) -> None:
         model = variants(spec["net"], spec["spatial_dims"], spec["case"])[spec["index"]].build()
         x = torch.rand(spec["batch"], 1, *[spec["size"]] * spec["spatial_dims"])
         run = _forward_backward(model, x)
+    elif spec["kind"] == "tail":
+        run = tail_block_work(spec["case"], spec["fused"])
     else:
         model, skips = block_and_skips(spec["size"])
         run = block_work(model, skips, spec["mode"], spec["naive"])
@@ -157,15 +172,8 @@ def bench_case(net: str, case: str, repeats: int, device: torch.device) -> None:
     for variant in variants(net, spatial_dims, case):
         torch.manual_seed(0)
         models.append(variant.build().to(device))
-    for model in models:  # warm-up (allocator, oneDNN primitives)
-        _forward(model, x)()
-        _forward_backward(model, x)()
-    fwd_times: list[list[float]] = [[] for _ in models]
-    train_times: list[list[float]] = [[] for _ in models]
-    for _ in range(repeats):
-        for i, model in enumerate(models):
-            fwd_times[i].append(timed(_forward(model, x), device))
-            train_times[i].append(timed(_forward_backward(model, x), device))
+    fwd_times = interleaved_medians([_forward(model, x) for model in models], repeats, device)
+    train_times = interleaved_medians([_forward_backward(model, x) for model in models], repeats, device)
     for i, (variant, model) in enumerate(zip(variants(net, spatial_dims, case), models)):
         spec = {"kind": "net", "net": net, "case": case, "index": i, "spatial_dims": spatial_dims}
         spec.update({"size": size, "batch": batch})
@@ -176,8 +184,8 @@ def bench_case(net: str, case: str, repeats: int, device: torch.device) -> None:
                 variant.label,
                 params,
                 forward_flops(model, x) / 1e9,
-                statistics.median(fwd_times[i]) * 1e3,
-                statistics.median(train_times[i]) * 1e3,
+                fwd_times[i] * 1e3,
+                train_times[i] * 1e3,
                 mem,
             )
         )
@@ -268,8 +276,7 @@ def bench_pooling(repeats: int) -> None:
     the pooling of all four skips to the token grid, forward+backward, and the whole DCA block with each
     pooling, forward+backward (train mode).
     """
-    from torch.utils import benchmark
-
+    cpu = torch.device("cpu")
     print(f"\nToken pooling to the coarsest skip's grid, forward+backward, CPU, {torch.get_num_threads()} threads")
     print(f"{'case':<28}{'adaptive ms':>13}{'matrices ms':>13}{'x':>7}")
     for case, (spatial_dims, size, batch, channels) in POOLING_CASES.items():
@@ -297,15 +304,62 @@ def bench_pooling(repeats: int) -> None:
             "whole DCA block": (partial(block_step, blocks["adaptive"]), partial(block_step, blocks["matrices"])),
         }
         for what, (run_adaptive, run_matrices) in rows.items():
-            run_adaptive(), run_matrices()  # warm-up
-            medians: list[list[float]] = [[], []]
-            for _ in range(repeats):  # interleaved, so both see the same machine load
-                for i, run in enumerate((run_adaptive, run_matrices)):
-                    timer = benchmark.Timer(stmt="run()", globals={"run": run})
-                    medians[i].append(timer.blocked_autorange(min_run_time=0.5).median)
-            a, m = (statistics.median(values) * 1e3 for values in medians)
+            a, m = (t * 1e3 for t in interleaved_medians([run_adaptive, run_matrices], repeats, cpu, 0.5))
             label = f"{case} {what}"
             print(f"{label:<28}{a:>13.1f}{m:>13.1f}{m / a:>7.2f}")
+        sys.stdout.flush()
+
+
+def set_fused_tail(model: nn.Module, fused: bool) -> nn.Module:
+    """Switch every DCA block in ``model`` to the fused (or the ``output_adn`` modules') residual, norm and ReLU."""
+    for module in model.modules():
+        if isinstance(module, DualCrossAttention):
+            module.fused_tail = fused
+    return model
+
+
+def tail_block_work(case: str, fused: bool) -> Callable[[], None]:
+    """One forward+backward (train mode) of the DCA block of ``POOLING_CASES[case]``, fused tail or not."""
+    spatial_dims, size, batch, channels = POOLING_CASES[case]
+    torch.manual_seed(0)
+    skips = [torch.rand(batch, c, *[size // 2**i] * spatial_dims, requires_grad=True) for i, c in enumerate(channels)]
+    block = set_fused_tail(DualCrossAttention(spatial_dims, channels), fused)
+
+    def run() -> None:
+        sum(o.sum() for o in block.train()(skips)).backward()
+        for skip in skips:
+            skip.grad = None
+
+    return run
+
+
+def bench_tail(repeats: int, cases: list[str]) -> None:
+    """The DCA block's residual + batch norm + ReLU: fused autograd step vs the ``output_adn`` modules, same run.
+
+    Per case (the skips of the benchmark's BasicUNets): the block alone, forward+backward time and peak
+    memory (fresh subprocess); then BasicUNet vs DCABasicUNet forward+backward with each tail.
+    """
+    cpu = torch.device("cpu")
+    print(
+        f"\nDCA tail, fused vs unfused (output_adn modules), forward+backward, CPU, {torch.get_num_threads()} threads"
+    )
+    print(f"{'case':<34}{'unfused':>11}{'fused':>11}{'fused/unfused':>15}")
+    for case in cases:
+        spatial_dims, size, batch, _ = POOLING_CASES[case]
+        fused, unfused = interleaved_medians([tail_block_work(case, True), tail_block_work(case, False)], repeats, cpu)
+        print(f"{case + ' DCA block ms':<34}{unfused * 1e3:>11.1f}{fused * 1e3:>11.1f}{fused / unfused:>15.3f}")
+        memory = [peak_memory({"kind": "tail", "case": case, "fused": f}, cpu, lambda: None) for f in (False, True)]
+        print(f"{case + ' DCA block peak MiB':<34}{memory[0]:>11.0f}{memory[1]:>11.0f}{memory[1] / memory[0]:>15.3f}")
+        parent, dca = variants("DCABasicUNet", spatial_dims, case)[:2]
+        torch.manual_seed(0)
+        models = [parent.build(), dca.build()]
+        models.append(set_fused_tail(copy.deepcopy(models[1]), False))
+        x = torch.rand(batch, 1, *[size] * spatial_dims)
+        parent_t, fused_t, unfused_t = interleaved_medians([_forward_backward(m, x) for m in models], repeats, cpu)
+        print(
+            f"{case + ' DCABasicUNet / BasicUNet':<34}{unfused_t / parent_t:>10.3f}x{fused_t / parent_t:>10.3f}x"
+            f"{fused_t / unfused_t:>15.3f}   (BasicUNet {parent_t * 1e3:.0f} ms)"
+        )
         sys.stdout.flush()
 
 
@@ -317,6 +371,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--block-memory-only", action="store_true")
     parser.add_argument("--pooling-only", action="store_true", help="only the token pooling comparison")
+    parser.add_argument("--tail", action="store_true", help="only fused vs unfused residual + batch norm + ReLU")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -324,6 +379,9 @@ def main() -> None:
         return
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    if args.tail:
+        bench_tail(args.repeats, [c for c in args.cases if c in POOLING_CASES] or list(POOLING_CASES))
+        return
     if args.pooling_only:
         bench_pooling(args.repeats)
         return

@@ -12,6 +12,7 @@ from torch import nn
 
 from dca_monai.blocks.dca_attention_stage import DCAAttentionStage
 from dca_monai.blocks.graph_capture import capturing_graph
+from dca_monai.blocks.residual_batch_norm_relu import residual_batch_norm_relu, supports_fused_batch_norm_relu
 from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
@@ -40,7 +41,7 @@ class DualCrossAttention(nn.Module):
       rounding) at a fraction of the cost.
     - The (bi/tri)linear, ``align_corners=True`` upsampling is computed as one small matrix
       product per axis (:func:`~dca_monai.blocks.separable_upsample.separable_upsample`): the
-      same weights as ``F.interpolate``, about 3x faster on CPU.
+      same weights as ``F.interpolate``, faster on CPU (``docs/benchmarks.md``).
     - While a graph is captured (``torch.jit.trace``, ONNX export, ``torch.export``; see
       :func:`~dca_monai.blocks.graph_capture.capturing_graph`) pooling runs as per-axis averaging
       matrices with the same bins (:func:`~dca_monai.blocks.separable_pool.separable_average_pool`),
@@ -51,6 +52,13 @@ class DualCrossAttention(nn.Module):
       values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact).
     - Norm and activation after the residual are configurable (default batch norm + ReLU, as
       the paper).
+    - With the default batch norm + ReLU, in eager mode on CPU, residual add, norm and activation
+      run as one autograd step
+      (:func:`~dca_monai.blocks.residual_batch_norm_relu.residual_batch_norm_relu`) that keeps one
+      skip-sized tensor per stage for backward instead of two and allocates fewer: the same outputs
+      and running statistics, gradients equal to float rounding. ``fused_tail=False``, other norms
+      or activations, scripting, graph capture and autocast use the ``ADN`` modules
+      (``output_adn``; the state dict is the same either way).
 
     Args:
         spatial_dims: number of spatial dimensions, 2 or 3.
@@ -69,6 +77,8 @@ class DualCrossAttention(nn.Module):
             ``None`` for none.
         act: activation after the norm, a MONAI ``Act`` name or ``(name, args)``; ``None`` for none.
             The default ReLU runs in place on the block's own buffer (no skip-sized copy).
+        fused_tail: run residual, batch norm and ReLU as one autograd step where that is exact
+            (see above); ``False`` always runs the ``output_adn`` modules.
 
     Raises:
         ValueError: for an unsupported ``spatial_dims``, bad ``skip_channels``, heads or
@@ -98,6 +108,7 @@ class DualCrossAttention(nn.Module):
         token_pool: int | Sequence[int] = 1,
         norm: tuple | str | None = "batch",
         act: tuple | str | None = ("relu", {"inplace": True}),
+        fused_tail: bool = True,
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
@@ -113,6 +124,7 @@ class DualCrossAttention(nn.Module):
         self.spatial_dims = spatial_dims
         self.skip_channels = list(layout.channels)
         self.token_pool = list(pool)
+        self.fused_tail = fused_tail
         # per-channel token maps of all stages side by side (the authors' per-stage 1x1 depthwise convs)
         self.token_weight = nn.Parameter(torch.empty(layout.total_channels))
         self.token_bias = nn.Parameter(torch.empty(layout.total_channels))
@@ -193,11 +205,30 @@ class DualCrossAttention(nn.Module):
             size = list(skips[stage].shape[2:])
             if capturing_graph() or size != grid:
                 upsampled = separable_upsample(upsampled, size)
-            refined.append(upsampled.add_(skips[stage]))  # in place: the buffer is ours, no autograd needs it
+            refined.append(upsampled)
         outputs: list[torch.Tensor] = []
         for stage, adn in enumerate(self.output_adn):
-            outputs.append(adn(refined[stage]))
+            if not torch.jit.is_scripting() and self._fuses_tail(refined[stage], stage):
+                outputs.append(self._fused_tail(refined[stage], skips[stage], stage))
+            else:  # in place: the buffer is ours, no autograd needs it
+                outputs.append(adn(refined[stage].add_(skips[stage])))
         return outputs
+
+    # type comments, not annotations: TorchScript cannot resolve postponed annotations of unused methods
+    @torch.jit.unused
+    def _fuses_tail(self, upsampled, stage):
+        # type: (torch.Tensor, int) -> bool
+        """Whether stage ``stage``'s residual, norm and activation run fused (exact for this input)."""
+        adn = self.output_adn[stage]
+        if not self.fused_tail or len(adn) != 2:
+            return False
+        return supports_fused_batch_norm_relu(getattr(adn, "N", None), getattr(adn, "A", None), upsampled)
+
+    @torch.jit.unused
+    def _fused_tail(self, upsampled, skip, stage):
+        # type: (torch.Tensor, torch.Tensor, int) -> torch.Tensor
+        """``relu(batch_norm(upsampled + skip))`` with stage ``stage``'s ``output_adn`` parameters, in ``upsampled``."""
+        return residual_batch_norm_relu(upsampled, skip, self.output_adn[stage].N)
 
 
 DCA = DualCrossAttention

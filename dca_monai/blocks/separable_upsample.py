@@ -39,8 +39,8 @@ def separable_upsample(x: torch.Tensor, size: list[int]) -> torch.Tensor:
     The same result as ``F.interpolate(x, size, mode="bilinear"/"trilinear", align_corners=True)``
     (to float rounding), computed axis by axis as matrix products with
     :func:`interpolation_matrix`, the largest output last so it is written once, contiguously. On
-    CPU this is about 3x faster than PyTorch's trilinear kernel forward and backward (measured for
-    a 12^3 -> 96^3 upsampling of 32 channels), and it is pure matmul for export: axes are moved by
+    CPU this is faster than PyTorch's trilinear kernel forward and backward (figures in
+    ``docs/benchmarks.md``), and it is pure matmul for export: axes are moved by
     non-negative indices, and while a graph is captured (tracing, ``torch.export``) no axis is
     skipped by comparing sizes, so the graph holds for every size.
 
