@@ -39,6 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 
 from dca_monai.blocks import DualCrossAttention
 from dca_monai.blocks.separable_pool import separable_average_pool
+from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.nets.registry import DCA_NETS, dca_net_spec
 
 CASES = {
@@ -363,6 +364,43 @@ def bench_tail(repeats: int, cases: list[str]) -> None:
         sys.stdout.flush()
 
 
+# name: (spatial_dims, batch, channels, token grid size, skip size): the finest stage of the benchmark nets
+UPSAMPLING_CASES = {"2D 14^2 -> 224^2": (2, 2, 32, 14, 224), "3D 12^3 -> 96^3": (3, 1, 32, 12, 96)}
+
+
+def bench_upsampling(repeats: int) -> None:
+    """Upsampling the token grid to the finest skip: ``separable_upsample`` vs ``F.interpolate``, fwd+bwd.
+
+    Both compute the same (bi/tri)linear, ``align_corners=True`` weights; times with
+    ``torch.utils.benchmark`` (median of ``repeats`` interleaved measurements).
+    """
+    cpu = torch.device("cpu")
+    print(f"\nUpsampling, align_corners=True, forward+backward, CPU, {torch.get_num_threads()} threads")
+    print(f"{'case':<22}{'interpolate ms':>16}{'separable ms':>14}{'x':>7}{'max |diff|':>12}")
+    for case, (spatial_dims, batch, channels, grid, size) in UPSAMPLING_CASES.items():
+        tokens = torch.rand(batch, channels, *[grid] * spatial_dims, requires_grad=True)
+        mode = "bilinear" if spatial_dims == 2 else "trilinear"
+
+        def interpolate(tokens=tokens, mode=mode, size=size, spatial_dims=spatial_dims) -> torch.Tensor:
+            return F.interpolate(tokens, size=[size] * spatial_dims, mode=mode, align_corners=True)
+
+        def separable(tokens=tokens, size=size, spatial_dims=spatial_dims) -> torch.Tensor:
+            return separable_upsample(tokens, [size] * spatial_dims)
+
+        difference = (interpolate() - separable()).abs().max().item()
+
+        def step(upsample: Callable[[], torch.Tensor], tokens=tokens) -> None:
+            upsample().sum().backward()
+            tokens.grad = None
+
+        ref, ours = (
+            t * 1e3
+            for t in interleaved_medians([partial(step, interpolate), partial(step, separable)], repeats, cpu, 0.5)
+        )
+        print(f"{case:<22}{ref:>16.1f}{ours:>14.1f}{ours / ref:>7.2f}{difference:>12.1e}")
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -372,6 +410,7 @@ def main() -> None:
     parser.add_argument("--block-memory-only", action="store_true")
     parser.add_argument("--pooling-only", action="store_true", help="only the token pooling comparison")
     parser.add_argument("--tail", action="store_true", help="only fused vs unfused residual + batch norm + ReLU")
+    parser.add_argument("--upsampling-only", action="store_true", help="only separable_upsample vs F.interpolate")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -384,6 +423,9 @@ def main() -> None:
         return
     if args.pooling_only:
         bench_pooling(args.repeats)
+        return
+    if args.upsampling_only:
+        bench_upsampling(args.repeats)
         return
     if not args.block_memory_only:
         for case in args.cases:
