@@ -112,7 +112,7 @@ class _ResidualBatchNormReLU(torch.autograd.Function):
     ) -> torch.Tensor:
         upsampled.add_(skip)
         normed = torch.empty_like(upsampled)
-        empty = upsampled.new_empty(0)
+        empty = upsampled.new_empty((0,))
         _, _, invstd = torch.ops.aten.native_batch_norm.out(
             upsampled, weight, bias, running_mean, running_var, batch_stats, momentum, eps,
             out=normed, save_mean=empty, save_invstd=empty.clone(),
@@ -141,7 +141,7 @@ class _ResidualBatchNormReLU(torch.autograd.Function):
             # the kernel's (input - mean) * invstd is x_hat for input p, "mean" beta, "invstd" 1 / gamma
             _, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward.out(
                 grad, normed, gamma * gamma * invstd, None, None, beta, gamma.reciprocal(), True, ctx.eps,
-                [True, True, True], out0=grad, out1=invstd.new_empty(0), out2=invstd.new_empty(0),
+                [True, True, True], out0=grad, out1=invstd.new_empty((0,)), out2=invstd.new_empty((0,)),
             )  # fmt: skip
         else:
             grad_bias = grad.sum(reduce_dims)
@@ -175,7 +175,7 @@ def residual_batch_norm_relu(upsampled: torch.Tensor, skip: torch.Tensor, norm: 
             upsampled, skip, norm.weight, norm.bias, running_mean, running_var, batch_stats, momentum, norm.eps
         )
     upsampled.add_(skip)
-    empty = upsampled.new_empty(0)
+    empty = upsampled.new_empty((0,))
     torch.ops.aten.native_batch_norm.out(
         upsampled, norm.weight, norm.bias, running_mean, running_var, batch_stats, momentum, norm.eps,
         out=upsampled, save_mean=empty, save_invstd=empty.clone(),

@@ -244,3 +244,43 @@ def test_state_dict_is_the_same_with_and_without_the_fused_tail() -> None:
     skips = [s.float() for s in _skips(3, batch=1)]
     for a, b in zip(fused.eval()(skips), plain.eval()(skips)):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("grad", [True, False], ids=["train-step", "no-grad"])
+def test_metatensor_skips_take_the_fused_path(grad: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # MONAI's engines feed MetaTensors through the network, so the skips reaching the block are MetaTensors
+    from monai.data import MetaTensor
+
+    import dca_monai.blocks.dual_cross_attention as block_module
+
+    calls: list[type] = []
+
+    def counting(upsampled: torch.Tensor, skip: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+        calls.append(type(upsampled))
+        return residual_batch_norm_relu(upsampled, skip, norm)
+
+    monkeypatch.setattr(block_module, "residual_batch_norm_relu", counting)
+
+    torch.manual_seed(0)
+    fused = DualCrossAttention(3, CHANNELS).double()
+    _randomise_norms(fused, "positive")
+    plain = copy.deepcopy(fused)
+    plain.fused_tail = False
+    skips = _skips(3)
+    meta_inputs = [MetaTensor(s.clone()).requires_grad_(grad) for s in skips]
+    plain_inputs = [s.clone().requires_grad_(grad) for s in skips]
+    with torch.set_grad_enabled(grad):
+        out_f, out_p = fused(meta_inputs), plain(plain_inputs)
+    for a, b in zip(out_f, out_p):
+        torch.testing.assert_close(torch.as_tensor(a), b, rtol=0, atol=0)
+    for a, b in zip(fused.buffers(), plain.buffers()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert calls == [MetaTensor] * len(CHANNELS)  # every stage of the fused block, none of the plain one
+    if grad:
+        weights = [torch.randn(o.shape, dtype=o.dtype) for o in out_p]
+        torch.autograd.backward(out_f, weights)
+        torch.autograd.backward(out_p, weights)
+        for a, b in zip(meta_inputs, plain_inputs):
+            torch.testing.assert_close(torch.as_tensor(a.grad), b.grad, rtol=0, atol=1e-10)
+        for (name, a), (_, b) in zip(fused.named_parameters(), plain.named_parameters()):
+            torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-10, msg=name)
