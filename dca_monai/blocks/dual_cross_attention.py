@@ -52,13 +52,14 @@ class DualCrossAttention(nn.Module):
       values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact).
     - Norm and activation after the residual are configurable (default batch norm + ReLU, as
       the paper).
-    - With the default batch norm + ReLU, in eager mode on CPU, residual add, norm and activation
-      run as one autograd step
+    - With ``fused_tail=True`` and the default batch norm + ReLU, in eager mode on CPU, residual
+      add, norm and activation run as one autograd step
       (:func:`~dca_monai.blocks.residual_batch_norm_relu.residual_batch_norm_relu`) that keeps one
       skip-sized tensor per stage for backward instead of two and allocates fewer: the same outputs
-      and running statistics, gradients equal to float rounding. ``fused_tail=False``, other norms
-      or activations, scripting, graph capture and autocast use the ``ADN`` modules
-      (``output_adn``; the state dict is the same either way).
+      and running statistics, gradients equal to float rounding. It is off by default: on CPU it
+      lowers the 2D block's peak memory by about a tenth but saves no time (docs/benchmarks.md).
+      The default, other norms or activations, scripting, graph capture and autocast use the
+      ``ADN`` modules (``output_adn``; the state dict is the same either way).
 
     Args:
         spatial_dims: number of spatial dimensions, 2 or 3.
@@ -78,7 +79,7 @@ class DualCrossAttention(nn.Module):
         act: activation after the norm, a MONAI ``Act`` name or ``(name, args)``; ``None`` for none.
             The default ReLU runs in place on the block's own buffer (no skip-sized copy).
         fused_tail: run residual, batch norm and ReLU as one autograd step where that is exact
-            (see above); ``False`` always runs the ``output_adn`` modules.
+            (see above; opt-in); ``False`` (default) always runs the ``output_adn`` modules.
 
     Raises:
         ValueError: for an unsupported ``spatial_dims``, bad ``skip_channels``, heads or
@@ -108,7 +109,7 @@ class DualCrossAttention(nn.Module):
         token_pool: int | Sequence[int] = 1,
         norm: tuple | str | None = "batch",
         act: tuple | str | None = ("relu", {"inplace": True}),
-        fused_tail: bool = True,
+        fused_tail: bool = False,
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
