@@ -100,6 +100,18 @@ def test_fused_tail_keeps_one_skip_sized_tensor_per_stage_for_backward(spatial_d
     assert counts == {True: 1, False: 2}
 
 
+def _assert_same_gradients(
+    out_fused: torch.Tensor, fused: nn.Module, out_ref: torch.Tensor, reference: nn.Module, inputs: list[torch.Tensor]
+) -> None:
+    """The gradients of ``inputs`` and of each module's parameters agree (1e-12) for one random output gradient."""
+    grad = torch.randn_like(out_ref)
+    expected = torch.autograd.grad(out_ref, [*inputs, *reference.parameters()], grad)
+    got = torch.autograd.grad(out_fused, [*inputs, *fused.parameters()], grad)
+    assert len(got) == len(expected) == len(inputs) + len(list(reference.parameters()))
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
 def _norm_relu(norm: nn.Module, inplace: bool) -> nn.Sequential:
     return nn.Sequential(norm, nn.ReLU(inplace=inplace)).double()
 
@@ -134,11 +146,7 @@ def test_function_equals_batch_norm_then_relu(norm_args: dict, training: bool) -
         out_fused = residual_batch_norm_relu(upsampled_f, skip, fused[0])
         assert out_fused.data_ptr() == upsampled_f.data_ptr()  # written into the caller's buffer
         torch.testing.assert_close(out_fused, out_ref, rtol=0, atol=0)
-        grad = torch.randn_like(out_ref)
-        expected = torch.autograd.grad(out_ref, [upsampled, skip, *reference.parameters()], grad)
-        got = torch.autograd.grad(out_fused, [upsampled, skip, *fused.parameters()], grad)
-        for a, b in zip(got, expected):
-            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+        _assert_same_gradients(out_fused, fused, out_ref, reference, [upsampled, skip])
         for a, b in zip(fused.buffers(), reference.buffers()):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
 
@@ -158,11 +166,7 @@ def test_function_on_channels_last_equals_batch_norm_then_relu(training: bool, c
     out_ref = reference(upsampled + skip)
     out_fused = residual_batch_norm_relu(upsampled.clone(), skip, fused[0])
     torch.testing.assert_close(out_fused, out_ref, rtol=0, atol=0)
-    grad = torch.randn_like(out_ref)
-    expected = torch.autograd.grad(out_ref, [upsampled, skip, *reference.parameters()], grad)
-    got = torch.autograd.grad(out_fused, [upsampled, skip, *fused.parameters()], grad)
-    for a, b in zip(got, expected):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    _assert_same_gradients(out_fused, fused, out_ref, reference, [upsampled, skip])
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])

@@ -68,6 +68,16 @@ def problems_of(datalist: Path | dict[str, Any], *args: Any, **kwargs: Any) -> l
     return [str(problem) for problem in error.value.problems]
 
 
+def only_problem(datalist: Path | dict[str, Any], fails: bool) -> str:
+    """The single problem of a check that must fail, or ``""`` after a check that must pass (``num_classes=3``)."""
+    if not fails:
+        check_datalist(datalist, num_classes=3)
+        return ""
+    problems = problems_of(datalist)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
 def copy_files(sources: list[Path], folder: Path) -> Path:
     folder.mkdir(parents=True)
     for index, source in enumerate(sources):
