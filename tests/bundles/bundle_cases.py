@@ -8,7 +8,7 @@ Both cases are CI-sized: filters ``[4, 4, 8, 8, 8]``, 32^3 patches, 1-2 epochs a
 
 - brain (``brain_mri_dca_segmentation``): the demo dataset at 4 mm with 2 training, 1 validation and
   1 test case, built by :func:`dca_monai.data.build_brain_dataset` with the arguments the bundle's own
-  ``initialize`` step (``demo_dataset``) gets from the overrides, so the bundle finds it built and
+  ``demo_dataset`` component gets from the overrides, so the bundle finds it built and
   reuses it.
 - ct (``ct_dca_segmentation``): a template for the user's own CT data, so the tests build such data
   from the real CT files that ship with pydicom: NIfTI volumes stacked from resampled, rotated and

@@ -7,6 +7,7 @@ setup (:data:`~tests.bundles.bundle_cases.BRAIN`: the demo dataset at 4 mm, filt
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,27 @@ def test_torchscript_export_matches_the_eager_network(
     with torch.no_grad():
         expected = eager(torch.load(tmp_path / "input.pt", weights_only=True))
     torch.testing.assert_close(torch.load(tmp_path / "output.pt", weights_only=True), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_data_given_directly_builds_no_demo_dataset(case: BundleCase, dataset_dir: Path, tmp_path: Path) -> None:
+    # MONAI Label's bundle trainer sets train#dataset#data and validate#dataset#data and runs initialize:
+    # nothing then needs the demo datalist, so the demo dataset is neither built nor required (nilearn)
+    content = json.loads((dataset_dir / "datalist.json").read_text())
+    absolute = {
+        section: [{key: str(dataset_dir / value) for key, value in item.items()} for item in content[section]]
+        for section in ("training", "validation")
+    }
+    overrides = {
+        **case.overrides(tmp_path),
+        "train#dataset#data": absolute["training"],
+        "validate#dataset#data": absolute["validation"],
+    }
+    run_bundle("run", "initialize", "--config_file", case.configs("train.json"), overrides=overrides).check()
+    assert not (tmp_path / "dataset").exists()
+
+    # the same command without the data builds the demo dataset under the bundle root, in initialize
+    overrides = {key: value for key, value in overrides.items() if "#dataset#data" not in key}
+    run_bundle("run", "initialize", "--config_file", case.configs("train.json"), overrides=overrides).check()
+    built = json.loads((tmp_path / "dataset" / "datalist.json").read_text())
+    assert [len(built[section]) for section in ("training", "validation", "test")] == [2, 1, 1]
