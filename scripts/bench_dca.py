@@ -8,6 +8,7 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --block-memory-only  # DCA block at 3D 128^3: fused SDPA vs naive attention
     python scripts/bench_dca.py --pooling-only       # token pooling: averaging matrices vs adaptive pooling
     python scripts/bench_dca.py --tail               # fused vs unfused residual + batch norm + ReLU
+    python scripts/bench_dca.py --upsampling-only    # separable_upsample vs F.interpolate
 
 Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
 measurements after one warm-up; forward in eval mode under ``no_grad``, forward+backward in train
@@ -353,7 +354,7 @@ def bench_tail(repeats: int, cases: list[str]) -> None:
         print(f"{case + ' DCA block peak MiB':<34}{memory[0]:>11.0f}{memory[1]:>11.0f}{memory[1] / memory[0]:>15.3f}")
         parent, dca = variants("DCABasicUNet", spatial_dims, case)[:2]
         torch.manual_seed(0)
-        models = [parent.build(), dca.build()]
+        models = [parent.build(), set_fused_tail(dca.build(), True)]  # the fused tail is opt-in
         models.append(set_fused_tail(copy.deepcopy(models[1]), False))
         x = torch.rand(batch, 1, *[size] * spatial_dims)
         parent_t, fused_t, unfused_t = interleaved_medians([_forward_backward(m, x) for m in models], repeats, cpu)
