@@ -27,7 +27,7 @@ import nibabel as nib
 import numpy as np
 from bundle_command import bundle_run, config_file
 
-from dca_monai.data import colin27_path
+from dca_monai.apps.colin27 import colin27_path
 from dca_monai.metrics import RealScanAgreement, intensity_tissue_classes, real_scan_agreement
 from dca_monai.visualize import save_label_overlay
 

@@ -1,6 +1,6 @@
 """The CT job: DCA vs its parent on real CT, scored on an unseen patient read straight from DICOM.
 
-1. builds the embedded 5-organ CT dataset (``dca_monai.data.ct_organ_dataset``, from the
+1. builds the embedded 5-organ CT dataset (``dca_monai.apps.ct_organ_dataset``, from the
    TotalSegmentator example files the set-up fetched; nothing is downloaded here),
 2. trains ``bundles/ct_dca_segmentation`` twice with the same seed and schedule: with DCA
    (``DCADynUNet``) and with ``--network_def#dca false`` (exactly MONAI's ``DynUNet``), on
@@ -180,8 +180,8 @@ def main() -> None:
     out = args.output_dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    from dca_monai.data.ct_organ_dataset import build_ct_organ_dataset
-    from dca_monai.data.ct_organs import ct_class_names
+    from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset
+    from dca_monai.apps.ct_organs import ct_class_names
 
     sizes = QUICK if args.quick else FULL
     print("building the embedded CT dataset (TotalSegmentator example files) ...", flush=True)

@@ -20,10 +20,10 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from dca_monai.atomic_file import write_bytes_atomic
-from dca_monai.data.ct_organs import CT_ORGANS
+from dca_monai.apps.ct_organs import CT_ORGANS
+from dca_monai.apps.label_grid import label_on_grid
 from dca_monai.data.dicom_series import DicomSeries, read_dicom_series
-from dca_monai.data.label_grid import label_on_grid
+from dca_monai.utils.atomic_file import write_bytes_atomic
 
 __all__ = ["SaveDicomSegd", "segment_code", "write_dicom_seg"]
 
@@ -36,7 +36,7 @@ _TISSUE = ("85756007", "Tissue")
 def segment_code(name: str) -> tuple[str, str, str]:
     """``(label, SNOMED CT value, meaning)`` of a class name.
 
-    The names of :data:`~dca_monai.data.ct_organs.CT_ORGANS` (TotalSegmentator's or their labels,
+    The names of :data:`~dca_monai.apps.ct_organs.CT_ORGANS` (TotalSegmentator's or their labels,
     any case) get their organ code; any other name the generic "Tissue" code with the name as label.
     """
     for organ in CT_ORGANS:

@@ -14,8 +14,8 @@ import pydicom
 import pytest
 from pydicom.uid import MPEG2MPML, generate_uid
 
-from dca_monai.data.ct_organ_dataset import copy_series_with_uids
-from dca_monai.data.totalsegmentator_examples import example_path
+from dca_monai.apps.ct_organ_dataset import copy_series_with_uids
+from dca_monai.apps.totalsegmentator_examples import example_path
 from tests.bundles.bundle_runner import config_files, run_bundle
 
 INFERENCE = config_files("ct_dca_segmentation", "inference.json")

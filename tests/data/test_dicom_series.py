@@ -11,11 +11,11 @@ from monai.transforms import LoadImage
 from pydicom.encaps import encapsulate
 from pydicom.uid import MPEG2MPML, generate_uid
 
-from dca_monai.data.ct_organ_dataset import copy_series_with_uids
+from dca_monai.apps.ct_organ_dataset import copy_series_with_uids
+from dca_monai.apps.totalsegmentator_examples import example_path
 from dca_monai.data.datalist_checks import DatalistError, check_datalist
 from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series
-from dca_monai.data.totalsegmentator_examples import example_path
-from tests.data.ct_examples import copy_series
+from tests.apps.ct_examples import copy_series
 
 
 @pytest.fixture(scope="module")

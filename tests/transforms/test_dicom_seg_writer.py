@@ -10,10 +10,10 @@ import pytest
 import torch
 from monai.data import MetaTensor
 
-from dca_monai.data.ct_organs import CT_ORGANS
+from dca_monai.apps.ct_organs import CT_ORGANS
 from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series
 from dca_monai.transforms import SaveDicomSegd, segment_code, write_dicom_seg
-from tests.data.ct_examples import copy_series, ct_organ_dataset, labels_at_instance_pixels
+from tests.apps.ct_examples import copy_series, ct_organ_dataset, labels_at_instance_pixels
 
 ORGANS = [organ.name for organ in CT_ORGANS]
 

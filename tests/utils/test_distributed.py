@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch.distributed as dist
 
-from dca_monai import distributed
-from dca_monai.distributed import (
+from dca_monai.utils import distributed
+from dca_monai.utils.distributed import (
     check_elastic_environment,
     exists_on_rank_zero,
     init_distributed,
