@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A local PACS for MONAI Label: Orthanc (Debian `orthanc` 1.10) with DICOMweb (`orthanc-dicomweb`), its own
+# A local PACS for MONAI Label: Orthanc (Debian `orthanc` 1.10) with DICOMweb (`orthanc-dicomweb`) and GDCM
+# (`orthanc-gdcm`, which decodes JPEG 2000 series for clients that ask for uncompressed pixels), its own
 # configuration and storage under --dir, answering loopback clients only.
 #
 #   bash scripts/pacs.sh start [--port 8042] [--dir outputs/pacs]   start Orthanc in the background, wait until it answers
-#   bash scripts/pacs.sh load DIR [--port 8042]                      upload every DICOM file under DIR (STOW through the REST API)
+#   bash scripts/pacs.sh load DIR [--port 8042]                      upload every DICOM file under DIR (Orthanc REST /instances)
 #   bash scripts/pacs.sh load-ct-example [--port 8042] [--dir ...]   upload the embedded unseen CT patient, UIDs repaired
 #   bash scripts/pacs.sh status [--port 8042]                        print the studies Orthanc holds
 #   bash scripts/pacs.sh stop [--dir outputs/pacs]                   stop the Orthanc started with that --dir
@@ -23,9 +24,9 @@ DIR="$REPO/outputs/pacs"
 SOURCE=""
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 ORTHANC=${ORTHANC:-Orthanc}
-DICOMWEB_PLUGIN=${ORTHANC_DICOMWEB_PLUGIN:-/usr/share/orthanc/plugins/libOrthancDicomWeb.so}
+PLUGINS=${ORTHANC_PLUGINS:-/usr/share/orthanc/plugins}
 
-usage() { sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '6,11p' "$0" | sed 's/^# \{0,1\}//'; }
 fail() { echo "scripts/pacs.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -59,7 +60,9 @@ upload_folder() {  # upload every file under $1; Orthanc answers 400 to a file t
 case "$COMMAND" in
   start)
     command -v "$ORTHANC" >/dev/null || fail "'$ORTHANC' not found: install Debian's orthanc and orthanc-dicomweb (scripts/setup_env.sh does)"
-    [ -f "$DICOMWEB_PLUGIN" ] || fail "DICOMweb plugin $DICOMWEB_PLUGIN not found: install Debian's orthanc-dicomweb"
+    for plugin in libOrthancDicomWeb:orthanc-dicomweb libOrthancGdcm:orthanc-gdcm; do
+      [ -f "$PLUGINS/${plugin%%:*}.so" ] || fail "Orthanc plugin $PLUGINS/${plugin%%:*}.so not found: install Debian's ${plugin#*:}"
+    done
     if [ -f "$DIR/orthanc.pid" ] && kill -0 "$(cat "$DIR/orthanc.pid")" 2>/dev/null; then
       fail "an Orthanc (pid $(cat "$DIR/orthanc.pid")) already runs with --dir $DIR; stop it first"
     fi
@@ -76,7 +79,7 @@ case "$COMMAND" in
   "DicomServerEnabled": false,
   "WebDavEnabled": false,
   "StableAge": 5,
-  "Plugins": ["$DICOMWEB_PLUGIN"],
+  "Plugins": ["$PLUGINS/libOrthancDicomWeb.so", "$PLUGINS/libOrthancGdcm.so"],
   "DicomWeb": {"Enable": true, "Root": "/dicom-web/", "EnableWado": true, "WadoRoot": "/wado"}
 }
 EOF

@@ -163,7 +163,10 @@ def _check_spacing(folder: Path, files: list[Path], heights: np.ndarray, thickne
 
 
 def _check_transfer_syntax(folder: Path, files: list[Path], headers: list[Dataset], decode: bool) -> None:
-    from pydicom.pixels import get_decoder
+    try:
+        from pydicom.pixels import get_decoder
+    except ImportError:  # pydicom < 3 (MONAI Label 0.8.5's environment), where GDCM through SimpleITK decodes
+        return
 
     syntaxes: dict[UID, list[Path]] = {}
     for file, header in zip(files, headers):
