@@ -3,7 +3,9 @@
 # (`orthanc-gdcm`, which decodes JPEG 2000 series for clients that ask for uncompressed pixels), its own
 # configuration and storage under --dir, answering loopback clients only.
 #
-#   bash scripts/pacs.sh start [--port 8042] [--dir outputs/pacs]   start Orthanc in the background, wait until it answers
+#   bash scripts/pacs.sh start [--port 8042] [--dir outputs/pacs] [--lua FILE]
+#                                                                    start Orthanc in the background, wait until it answers;
+#                                                                    --lua adds an Orthanc Lua script (e.g. a store filter)
 #   bash scripts/pacs.sh load DIR [--port 8042]                      upload every DICOM file under DIR (Orthanc REST /instances)
 #   bash scripts/pacs.sh load-ct-example [--port 8042] [--dir ...]   upload the embedded unseen CT patient, UIDs repaired
 #   bash scripts/pacs.sh status [--port 8042]                        print the studies Orthanc holds
@@ -22,16 +24,18 @@ COMMAND=${1:-}
 PORT=${DCA_MONAI_PACS_PORT:-8042}
 DIR="$REPO/outputs/pacs"
 SOURCE=""
+LUA=""
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 ORTHANC=${ORTHANC:-Orthanc}
 PLUGINS=${ORTHANC_PLUGINS:-/usr/share/orthanc/plugins}
 
-usage() { sed -n '6,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//'; }
 fail() { echo "scripts/pacs.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) PORT=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
+    --lua) LUA=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); [ -f "$LUA" ] || fail "--lua '$2' is not a file"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) fail "unknown argument '$1'" ;;
     *) [ -z "$SOURCE" ] || fail "unexpected argument '$1'"; SOURCE=$1; shift ;;
@@ -79,6 +83,7 @@ case "$COMMAND" in
   "DicomServerEnabled": false,
   "WebDavEnabled": false,
   "StableAge": 5,
+  "LuaScripts": [$( [ -n "$LUA" ] && printf '"%s"' "$LUA" )],
   "Plugins": ["$PLUGINS/libOrthancDicomWeb.so", "$PLUGINS/libOrthancGdcm.so"],
   "DicomWeb": {"Enable": true, "Root": "/dicom-web/", "EnableWado": true, "WadoRoot": "/wado"}
 }

@@ -62,13 +62,13 @@ class PacsAppMixin:
             fetch_by_frame=settings.MONAI_LABEL_DICOMWEB_FETCH_BY_FRAME,
         )
 
-    def segment_names(self, model: str | None = None) -> dict[int, str]:
-        """``{label value: class name}`` of ``model``, or of conf ``pacs_model`` (else the first served model)."""
+    def segment_names(self, model: str | None = None) -> tuple[str, dict[int, str]]:
+        """``(model, {label value: class name})`` of ``model``, else of conf ``pacs_model`` (else the first model)."""
         if model not in self._infers:
             model = self.conf.get("pacs_model") or next(iter(self._infers), None)
         if model not in self._infers:
             raise ValueError(f"no served model {model!r} names the classes of the label (models {list(self._infers)})")
         labels = self._infers[model].labels
         if isinstance(labels, dict):
-            return {int(value): str(name) for name, value in labels.items()}
-        return {index: str(name) for index, name in enumerate(labels or [], start=1)}
+            return model, {int(value): str(name) for name, value in labels.items()}
+        return model, {index: str(name) for index, name in enumerate(labels or [], start=1)}

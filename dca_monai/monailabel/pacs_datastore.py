@@ -27,13 +27,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pydicom
 import requests
 from fastapi import HTTPException
 from monai.transforms import LoadImage
 from monailabel.datastore.dicom import DICOMWebDatastore
 from monailabel.datastore.local import LocalDatastore
 from monailabel.datastore.utils.convert import binary_to_image, nifti_to_dicom_seg
-from monailabel.datastore.utils.dicom import dicom_web_download_series, dicom_web_upload_dcm
+from monailabel.datastore.utils.dicom import dicom_web_download_series
 from monailabel.interfaces.datastore import DefaultLabelTag
 
 from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series
@@ -82,8 +83,8 @@ class PacsDatastore(DICOMWebDatastore):
     Args:
         client: the DICOMweb client (``DICOMwebClientX`` of MONAI Label).
         search_filter: QIDO filter of the listed series, e.g. ``{"Modality": "CT"}``.
-        segment_names: returns ``{label value: class name}`` of a model name (``None``: the default
-            model); the names give each SEG segment its label and code.
+        segment_names: returns ``(model, {label value: class name})`` of a model name (``None``: the
+            default model); the names give each SEG segment its label and code.
         cache_path: folder of the local cache; MONAI Label's default when ``None``.
         fetch_by_frame: MONAI Label's frame-by-frame download.
     """
@@ -92,7 +93,7 @@ class PacsDatastore(DICOMWebDatastore):
         self,
         client: Any,
         search_filter: dict[str, Any],
-        segment_names: Callable[[str | None], dict[int, str]],
+        segment_names: Callable[[str | None], tuple[str, dict[int, str]]],
         cache_path: str | None = None,
         fetch_by_frame: bool = False,
     ) -> None:
@@ -173,11 +174,7 @@ class PacsDatastore(DICOMWebDatastore):
                 raise HTTPException(422, f"label of series {image_id} cannot be saved: {error}") from error
             if not seg_file:
                 raise HTTPException(422, f"label of series {image_id} is empty: no DICOM SEG was sent")
-            try:
-                series_uid = dicom_web_upload_dcm(seg_file, self._client)
-                error = "" if series_uid else "its STOW-RS answer names no stored series"
-            except requests.exceptions.RequestException as failure:
-                error = f"{type(failure).__name__}: {failure}"
+            series_uid, error = self._store(seg_file, image_dir)
             if error:
                 LocalDatastore.save_label(self, image_id, label_filename, UNSENT_TAG, dict(label_info))
                 kept = self.get_label_uri(image_id, UNSENT_TAG)
@@ -197,30 +194,56 @@ class PacsDatastore(DICOMWebDatastore):
         )
         return LocalDatastore.save_label(self, image_id, label_filename, DefaultLabelTag.FINAL, label_info)
 
+    def _store(self, seg_file: str, image_dir: str) -> tuple[str, str]:
+        """STOW-RS the SEG; ``(its series UID, "")`` when the PACS stored it, else ``("", why not)``.
+
+        MONAI Label's upload takes any URL of the STOW-RS answer, also one in its Failed SOP Sequence,
+        as success; here the answer must list the SEG in its Referenced SOP Sequence and fail nothing.
+        """
+        dataset = pydicom.dcmread(seg_file)
+        # pydicom-seg gives the SEG a new Frame of Reference; a viewer overlays it only on the source's
+        source = read_dicom_series(image_dir, decode=False).headers[0]
+        for keyword in ("FrameOfReferenceUID", "PositionReferenceIndicator"):
+            if keyword in source:
+                setattr(dataset, keyword, source.get(keyword))
+        try:
+            answer = self._client.store_instances([dataset])
+        except requests.exceptions.RequestException as failure:
+            return "", f"{type(failure).__name__}: {failure}"
+        failed = answer.get("FailedSOPSequence") or []
+        if failed:
+            reasons = sorted({str(item.get("FailureReason", "?")) for item in failed})
+            return "", f"STOW-RS answer lists it as failed (Failure Reason {', '.join(reasons)})"
+        stored = {str(item.get("ReferencedSOPInstanceUID", "")) for item in answer.get("ReferencedSOPSequence") or []}
+        if str(dataset.SOPInstanceUID) not in stored:
+            return "", "STOW-RS answer does not list it as stored"
+        return str(dataset.SeriesInstanceUID), ""
+
     def _segment_attributes(self, label_filename: str, model: str | None) -> list[dict[str, Any]]:
         """One dcmqi segment attribute per label value present, in increasing order (as MONAI Label pairs them)."""
-        names = self._segment_names(model)
+        model, names = self._segment_names(model)
         values = np.unique(np.asarray(LoadImage(image_only=True)(label_filename))).astype(np.int64)
         attributes = []
-        for value in values[values != 0].tolist():
+        for index, value in enumerate(values[values != 0].tolist()):
             if value not in names:
                 raise ValueError(f"label value {value} is not a class of model {model!r} (classes {names})")
             text, code, meaning = segment_code(names[value])
             attributes.append(
                 {
+                    **({"model_name": model} if index == 0 else {}),  # the SEG's Series Description
                     "segmentAttribute": {
                         "labelID": value,
                         "SegmentLabel": text,
                         "SegmentDescription": names[value],
                         "SegmentAlgorithmType": "AUTOMATIC",
-                        "SegmentAlgorithmName": model or "dca_monai",
+                        "SegmentAlgorithmName": model,
                         "SegmentedPropertyCategoryCodeSequence": _CATEGORY,
                         "SegmentedPropertyTypeCodeSequence": {
                             "CodeValue": code,
                             "CodingSchemeDesignator": "SCT",
                             "CodeMeaning": meaning,
                         },
-                    }
+                    },
                 }
             )
         return attributes
