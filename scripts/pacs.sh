@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# A local PACS for MONAI Label: Orthanc (Debian `orthanc` 1.10) with DICOMweb (`orthanc-dicomweb`) and GDCM
-# (`orthanc-gdcm`, which decodes JPEG 2000 series for clients that ask for uncompressed pixels), its own
+# A local PACS for MONAI Label: Orthanc (Debian `orthanc` 1.10) with DICOMweb (`orthanc-dicomweb`), its own
 # configuration and storage under --dir, answering loopback clients only.
 #
 #   bash scripts/pacs.sh start [--port 8042] [--dir outputs/pacs] [--lua FILE]
 #                                                                    start Orthanc in the background, wait until it answers;
 #                                                                    --lua adds an Orthanc Lua script (e.g. a store filter)
 #   bash scripts/pacs.sh load DIR [--port 8042]                      upload every DICOM file under DIR (Orthanc REST /instances)
-#   bash scripts/pacs.sh load-ct-example [--port 8042] [--dir ...]   upload the embedded unseen CT patient, UIDs repaired
+#   bash scripts/pacs.sh load-ct-example [--port 8042] [--dir ...]   upload the embedded unseen CT patient, UIDs repaired,
+#                                                                    decompressed (see docs/pacs.md: JPEG 2000 in Orthanc 1.10)
 #   bash scripts/pacs.sh status [--port 8042]                        print the studies Orthanc holds
 #   bash scripts/pacs.sh stop [--dir outputs/pacs]                   stop the Orthanc started with that --dir
 # DICOMweb root: http://127.0.0.1:PORT/dicom-web (give it to `scripts/monailabel.sh --pacs`).
@@ -29,7 +29,7 @@ PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 ORTHANC=${ORTHANC:-Orthanc}
 PLUGINS=${ORTHANC_PLUGINS:-/usr/share/orthanc/plugins}
 
-usage() { sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '5,13p' "$0" | sed 's/^# \{0,1\}//'; }
 fail() { echo "scripts/pacs.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -64,9 +64,7 @@ upload_folder() {  # upload every file under $1; Orthanc answers 400 to a file t
 case "$COMMAND" in
   start)
     command -v "$ORTHANC" >/dev/null || fail "'$ORTHANC' not found: install Debian's orthanc and orthanc-dicomweb (scripts/setup_env.sh does)"
-    for plugin in libOrthancDicomWeb:orthanc-dicomweb libOrthancGdcm:orthanc-gdcm; do
-      [ -f "$PLUGINS/${plugin%%:*}.so" ] || fail "Orthanc plugin $PLUGINS/${plugin%%:*}.so not found: install Debian's ${plugin#*:}"
-    done
+    [ -f "$PLUGINS/libOrthancDicomWeb.so" ] || fail "Orthanc plugin $PLUGINS/libOrthancDicomWeb.so not found: install Debian's orthanc-dicomweb"
     if [ -f "$DIR/orthanc.pid" ] && kill -0 "$(cat "$DIR/orthanc.pid")" 2>/dev/null; then
       fail "an Orthanc (pid $(cat "$DIR/orthanc.pid")) already runs with --dir $DIR; stop it first"
     fi
@@ -84,12 +82,12 @@ case "$COMMAND" in
   "WebDavEnabled": false,
   "StableAge": 5,
   "LuaScripts": [$( [ -n "$LUA" ] && printf '"%s"' "$LUA" )],
-  "Plugins": ["$PLUGINS/libOrthancDicomWeb.so", "$PLUGINS/libOrthancGdcm.so"],
+  "Plugins": ["$PLUGINS/libOrthancDicomWeb.so"],
   "DicomWeb": {"Enable": true, "Root": "/dicom-web/", "EnableWado": true, "WadoRoot": "/wado"}
 }
 EOF
     mv "$DIR/orthanc.json.tmp" "$DIR/orthanc.json"
-    "$ORTHANC" "$DIR/orthanc.json" > "$DIR/orthanc.log" 2>&1 &
+    "$ORTHANC" "$DIR/orthanc.json" >> "$DIR/orthanc.log" 2>&1 &
     echo $! > "$DIR/orthanc.pid"
     for _ in $(seq 60); do
       if answers; then
@@ -108,7 +106,7 @@ EOF
     ;;
   load-ct-example)
     # the unseen CT patient of dca_monai.apps.ct_organ_dataset, with the UIDs it repairs (the same on every build)
-    "$PYTHON" -m dca_monai.apps.ct_example_series --output-dir "$DIR/ct_example" >/dev/null
+    "$PYTHON" -m dca_monai.apps.ct_example_series --output-dir "$DIR/ct_example" --decompress >/dev/null
     upload_folder "$DIR/ct_example"
     ;;
   status)

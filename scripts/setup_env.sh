@@ -24,18 +24,18 @@ if [ ! -f /usr/share/mricron/templates/ch2bet.nii.gz ] && [ -z "${DCA_MONAI_COLI
 fi
 # the real CT example files of TotalSegmentator's source distribution (embedded CT dataset); skipped once fetched
 .venv/bin/python -m dca_monai.apps.totalsegmentator_examples fetch
-# the PACS loop (scripts/pacs.sh, tests/scripts/test_pacs.py): Orthanc with DICOMweb and GDCM, and a headless Chromium for OHIF
+# the PACS loop (scripts/pacs.sh, tests/scripts/test_pacs.py): Orthanc with DICOMweb, and a headless Chromium for OHIF
 if ! command -v Orthanc >/dev/null 2>&1 || [ ! -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] \
-  || [ ! -f /usr/share/orthanc/plugins/libOrthancGdcm.so ] || ! command -v chromium >/dev/null 2>&1; then
+  || ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
-    PACS_PACKAGES="orthanc orthanc-dicomweb orthanc-gdcm chromium"
+    PACS_PACKAGES="orthanc orthanc-dicomweb chromium"
     # shellcheck disable=SC2086 # a list of package names
     $SUDO apt-get install -y -qq $PACS_PACKAGES >/dev/null 2>&1 \
       || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $PACS_PACKAGES >/dev/null; } \
       || echo "setup_env.sh: apt-get could not install $PACS_PACKAGES; tests/scripts/test_pacs.py will fail" >&2
   else
-    echo "setup_env.sh: apt-get not found, so Orthanc and Chromium (Debian orthanc, orthanc-dicomweb, orthanc-gdcm," \
-      "chromium) were not installed; tests/scripts/test_pacs.py needs them" >&2
+    echo "setup_env.sh: apt-get not found, so Orthanc and Chromium (Debian orthanc, orthanc-dicomweb, chromium)" \
+      "were not installed; tests/scripts/test_pacs.py needs them" >&2
   fi
 fi

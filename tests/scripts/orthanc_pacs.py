@@ -1,6 +1,6 @@
 """Helpers of the PACS tests: an Orthanc started by ``scripts/pacs.sh`` and read over DICOMweb.
 
-Orthanc comes from Debian (``orthanc``, ``orthanc-dicomweb``, ``orthanc-gdcm``), installed by
+Orthanc comes from Debian (``orthanc``, ``orthanc-dicomweb``), installed by
 ``scripts/setup_env.sh``.
 """
 

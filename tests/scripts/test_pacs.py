@@ -10,8 +10,7 @@ Weights: with ``bundles/ct_dca_segmentation/models/model.pt`` shipped, the app s
 bundle's own inference sizes and the label must hold the liver and the spleen; without it, the
 app's copy gets seeded random weights and CI sizes, and only the plumbing is checked (geometry,
 classes, SEG == label). ``DCA_MONAI_OHIF_SCREENSHOT=PATH`` also saves the viewer's screenshot there
-(docs/images/ohif_pacs.png is made so). Needs Debian's orthanc, orthanc-dicomweb, orthanc-gdcm and
-chromium (``scripts/setup_env.sh``); ``DCA_MONAI_SKIP_MONAILABEL=1`` skips, saying so.
+(docs/images/ohif_pacs.png is made so). Needs Debian's orthanc, orthanc-dicomweb and chromium (``scripts/setup_env.sh``); ``DCA_MONAI_SKIP_MONAILABEL=1`` skips, saying so.
 """
 
 from __future__ import annotations
@@ -80,7 +79,8 @@ def _http_error(call) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def series(tmp_path_factory: pytest.TempPathFactory) -> DicomSeries:
     """The repaired CT series as ``scripts/pacs.sh load-ct-example`` loads it (same UIDs)."""
-    return read_dicom_series(write_ct_example_series(tmp_path_factory.mktemp("ct_series")), decode=False)
+    folder = write_ct_example_series(tmp_path_factory.mktemp("ct_series"), decompress=True)
+    return read_dicom_series(folder, decode=False)
 
 
 @pytest.fixture(scope="module")
