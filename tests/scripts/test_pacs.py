@@ -10,7 +10,8 @@ Weights: with ``bundles/ct_dca_segmentation/models/model.pt`` shipped, the app s
 bundle's own inference sizes and the label must hold the liver and the spleen; without it, the
 app's copy gets seeded random weights and CI sizes, and only the plumbing is checked (geometry,
 classes, SEG == label). ``DCA_MONAI_OHIF_SCREENSHOT=PATH`` also saves the viewer's screenshot there
-(docs/images/ohif_pacs.png is made so). Needs Debian's orthanc, orthanc-dicomweb and chromium (``scripts/setup_env.sh``); ``DCA_MONAI_SKIP_MONAILABEL=1`` skips, saying so.
+(docs/images/ohif_pacs.png is made so). Needs Debian's orthanc, orthanc-dicomweb and chromium
+(``scripts/setup_env.sh``); ``DCA_MONAI_SKIP_MONAILABEL=1`` skips, saying so.
 """
 
 from __future__ import annotations
