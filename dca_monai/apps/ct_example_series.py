@@ -47,7 +47,7 @@ def write_ct_example_series(
     if decompress:
         for file in sorted(folder.glob("*.dcm")):
             dataset = pydicom.dcmread(file)
-            dataset.decompress()
+            dataset.decompress(generate_instance_uid=False)  # lossless: the same instance
             buffer = io.BytesIO()
             dataset.save_as(buffer, enforce_file_format=True)
             write_bytes_atomic(file, buffer.getvalue())

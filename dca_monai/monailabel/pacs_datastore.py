@@ -198,7 +198,8 @@ class PacsDatastore(DICOMWebDatastore):
         """STOW-RS the SEG; ``(its series UID, "")`` when the PACS stored it, else ``("", why not)``.
 
         MONAI Label's upload takes any URL of the STOW-RS answer, also one in its Failed SOP Sequence,
-        as success; here the answer must list the SEG in its Referenced SOP Sequence and fail nothing.
+        as success; here the answer must list the SEG in its Referenced SOP Sequence, fail nothing,
+        and a QIDO-RS query must then find the SEG.
         """
         dataset = pydicom.dcmread(seg_file)
         # pydicom-seg gives the SEG a new Frame of Reference; a viewer overlays it only on the source's
@@ -217,6 +218,13 @@ class PacsDatastore(DICOMWebDatastore):
         stored = {str(item.get("ReferencedSOPInstanceUID", "")) for item in answer.get("ReferencedSOPSequence") or []}
         if str(dataset.SOPInstanceUID) not in stored:
             return "", "STOW-RS answer does not list it as stored"
+        # Orthanc 1.10 lists an instance its filter refused as stored: ask the PACS (QIDO-RS)
+        try:
+            found = self._client.search_for_instances(search_filters={"SOPInstanceUID": str(dataset.SOPInstanceUID)})
+        except requests.exceptions.RequestException as failure:
+            return "", f"looking it up after STOW-RS failed: {type(failure).__name__}: {failure}"
+        if not found:
+            return "", "STOW-RS answered success but the PACS does not hold it (QIDO-RS finds no such instance)"
         return str(dataset.SeriesInstanceUID), ""
 
     def _segment_attributes(self, label_filename: str, model: str | None) -> list[dict[str, Any]]:
