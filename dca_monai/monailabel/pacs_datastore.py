@@ -57,6 +57,7 @@ class PacsUnavailableError(HTTPException):
         status = getattr(getattr(error, "response", None), "status_code", None)
         what = f"answered HTTP {status}" if status else "did not answer"
         super().__init__(503, f"PACS at {url} {what} while {action}: {type(error).__name__}: {error}")
+        logger.error(self.detail)
 
 
 class SeriesRefusedError(HTTPException):
@@ -64,6 +65,7 @@ class SeriesRefusedError(HTTPException):
 
     def __init__(self, url: str, series_uid: str, error: Exception) -> None:
         super().__init__(422, f"series {series_uid} of the PACS at {url} was refused: {error}")
+        logger.error(self.detail)
 
 
 class StowRejectedError(HTTPException):
@@ -75,6 +77,7 @@ class StowRejectedError(HTTPException):
             f"the PACS at {url} did not store the DICOM SEG of series {image_id} ({error}); the label is kept "
             f"locally as {kept} (label tag '{UNSENT_TAG}'): save it again when the PACS accepts it",
         )
+        logger.error(self.detail)
 
 
 class PacsDatastore(DICOMWebDatastore):
@@ -178,7 +181,6 @@ class PacsDatastore(DICOMWebDatastore):
             if error:
                 LocalDatastore.save_label(self, image_id, label_filename, UNSENT_TAG, dict(label_info))
                 kept = self.get_label_uri(image_id, UNSENT_TAG)
-                logger.error("STOW-RS of the SEG of %s to %s failed: %s; kept %s", image_id, self.url, error, kept)
                 raise StowRejectedError(self.url, image_id, kept, error)
         finally:
             if seg_file:
