@@ -190,7 +190,7 @@ def test_check_values_passes_real_scans(tmp_path: Path, clean_datalist: dict[str
 
 
 def test_dicom_seg_refuses_the_example_series_as_it_ships_with_the_way_out() -> None:
-    """The anonymised series reads as a volume, but a DICOM SEG of it cannot reference it: say so, and how to skip it."""
+    """The anonymised series reads as a volume, but a DICOM SEG cannot reference it: say so, and how to skip it."""
     series = example_path("dicom_series")
     datalist = {"test": [{"image": str(series)}]}
     sections = ["test"]
