@@ -29,7 +29,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import torch
-from bundle_command import bundle_run, config_file
+
+from dca_monai.utils.bundle_command import config_file_arg, run_bundle_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "ct_dca_segmentation"
@@ -92,7 +93,12 @@ class VariantResult:
 
 
 def config(*names: str) -> str:
-    return config_file(BUNDLE, *names)
+    return config_file_arg(BUNDLE, *names)
+
+
+def bundle_run(config_file: str, overrides: dict[str, object]) -> float:
+    """Run one bundle command from the repository root; stop the demo if it fails."""
+    return run_bundle_command(config_file, overrides, cwd=REPO_ROOT)
 
 
 def score(prediction: Path, reference: Path, num_classes: int) -> tuple[list[float], list[float]]:
