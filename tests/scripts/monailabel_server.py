@@ -3,8 +3,8 @@
 The server is the real MONAI Label 0.8.5 of ``.venv-monailabel`` (built by the script the first
 time). ``DCA_MONAI_SKIP_MONAILABEL=1`` skips the tests that need it, loudly, where that environment
 cannot be built. ``Server`` is ``test_monailabel.py``'s server generalised (studies folder or PACS,
-bundles, environment); that module keeps its own copy until it is switched over (see the report of
-branch ``pacs``: left so to avoid a merge conflict with the CT bundle's change to it).
+bundles, environment); that module still has its own copy, to be switched over once the CT
+bundle's pending change to it is merged.
 """
 
 from __future__ import annotations
