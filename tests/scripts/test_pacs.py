@@ -9,8 +9,8 @@ MONAI Label's OHIF against that PACS.
 Weights: with ``bundles/ct_dca_segmentation/models/model.pt`` shipped, the app serves them with the
 bundle's own inference sizes and the label must hold the liver and the spleen; without it, the
 app's copy gets seeded random weights and CI sizes, and only the plumbing is checked (geometry,
-classes, SEG == label). ``DCA_MONAI_OHIF_SCREENSHOT=PATH`` also saves the viewer's screenshot there
-(docs/images/ohif_pacs.png is made so). Needs Debian's orthanc, orthanc-dicomweb and chromium
+classes, SEG == label). ``DCA_MONAI_OHIF_SCREENSHOT=PATH`` also saves the screenshot of the viewer
+with MONAI Label's SEG hung over the CT there. Needs Debian's orthanc, orthanc-dicomweb and chromium
 (``scripts/setup_env.sh``); ``DCA_MONAI_SKIP_MONAILABEL=1`` skips, saying so.
 """
 
@@ -253,12 +253,24 @@ def test_ohif_lists_and_opens_the_study_in_headless_chromium(
 
     screenshot = tmp_path / "ohif.png"
     _chromium(tmp_path, f"--screenshot={screenshot}", viewer_url)
-    image = np.asarray(Image.open(screenshot).convert("L"), dtype=np.float32)
-    assert image.shape == (800, 1280)
+    image = np.asarray(Image.open(screenshot).convert("RGB"), dtype=np.float32)
+    assert image.shape == (800, 1280, 3)
     viewport = image[150:650, 400:1150]  # the CT slice fills the middle of the viewport
-    assert viewport.std() > 30, "the viewport holds no image"
+    assert viewport.mean(-1).std() > 30, "the viewport holds no image"
+    assert _coloured(viewport) == 0, "the CT alone should be grey"
+
+    # the SEG that MONAI Label saved, hung over its CT by OHIF's segmentation protocol (a preview)
+    (seg,) = orthanc.qido(f"studies/{study_uid}/series?Modality=SEG")
+    seg_url = f"{viewer_url}&initialSeriesInstanceUID={seg['0020000E']['Value'][0]}&hangingProtocolId=@ohif/seg"
+    assert "Do you want to open this Segmentation?" in _chromium(tmp_path, "--dump-dom", seg_url)
+    seg_screenshot = tmp_path / "ohif_seg.png"
+    _chromium(tmp_path, f"--screenshot={seg_screenshot}", seg_url)
+    overlay = np.asarray(Image.open(seg_screenshot).convert("RGB"), dtype=np.float32)[150:650, 400:1150]
+    if SHIPPED:  # the organs of the shipped model are drawn in colour over the slice
+        assert _coloured(overlay) > 5000, "OHIF draws no segment over the CT"
     if os.environ.get("DCA_MONAI_OHIF_SCREENSHOT"):
-        Image.open(screenshot).convert("RGB").quantize(64).save(os.environ["DCA_MONAI_OHIF_SCREENSHOT"], optimize=True)
+        target = os.environ["DCA_MONAI_OHIF_SCREENSHOT"]
+        Image.open(seg_screenshot).convert("RGB").quantize(64).save(target, optimize=True)
 
 
 def test_mixed_series_is_refused_with_the_reason(
@@ -354,6 +366,11 @@ def _save_final(server: Server, image: str, label: Path) -> dict:
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     return json.loads(answer)
+
+
+def _coloured(pixels: np.ndarray) -> int:
+    """How many ``(..., 3)`` RGB pixels are clearly not grey (a segment drawn over the CT)."""
+    return int(((pixels.max(-1) - pixels.min(-1)) > 60).sum())
 
 
 def _chromium(tmp_path: Path, *args: str) -> str:
