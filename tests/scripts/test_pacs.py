@@ -158,8 +158,11 @@ def test_pacs_script_start_load_stop(tmp_path: Path, series: DicomSeries) -> Non
         if not address.startswith("127."):
             status, _ = _http_error(lambda: urllib.request.urlopen(f"http://{address}:{pacs.port}/system", timeout=10))
             assert status in (401, 403)
-        listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, check=False).stdout
-        assert ":4242 " not in listening  # no DICOM (DIMSE) port
+        # its only listening socket is the HTTP port: no DICOM (DIMSE) port
+        pid = (pacs.folder / "orthanc.pid").read_text().strip()
+        listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=False).stdout
+        ports = {line.split()[3].rsplit(":", 1)[1] for line in listening.splitlines() if f"pid={pid}," in line}
+        assert ports == {str(pacs.port)}, listening
     finally:
         pacs.stop()
     assert not (pacs.folder / "orthanc.pid").exists()
