@@ -197,7 +197,7 @@ def test_torchscript_via_monai_export_matches_eager(tmp_path) -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"spatial_dims": 1}, r"spatial_dims=1 but 2 or 3"),
+        ({"spatial_dims": 4}, r"spatial_dims=4 but 1, 2 or 3"),
         ({"skip_channels": []}, r"skip_channels is empty"),
         ({"skip_channels": [8, 0]}, r"skip_channels\[1\]=0 but a positive int"),
         ({"spatial_heads": 3}, r"spatial_heads\[0\]=3 does not divide skip_channels\[0\]=8"),
