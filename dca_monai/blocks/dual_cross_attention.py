@@ -104,8 +104,11 @@ class DualCrossAttention(nn.Module):
             chosen per axis at every forward from the coarsest skip's size ``s``, the smallest
             factor ``ceil(s / max_grid_cells(spatial_dims))`` that leaves at most 64 cells (2D),
             16 (3D) or 4096 (1D), so the grid holds at most :data:`TOKEN_BUDGET` tokens (1 up to
-            those sizes: the paper's grid). Pure integer arithmetic, so a scripted, traced or
-            exported graph recomputes it for every input size.
+            those sizes: the paper's grid). Pure integer arithmetic, so a scripted or traced graph
+            (and the TorchScript-based ONNX export) recomputes it for every input size; under
+            ``torch.export`` (whose shape solver fails on a size divided by a size) the factor of
+            the example input is kept, and the exported program's range constraints admit only
+            the sizes with that factor (for 1, a coarsest skip of up to 64 cells per axis in 2D, 16 in 3D).
         norm: feature normalisation after the residual, a MONAI ``Norm`` name or ``(name, args)``;
             ``None`` for none.
         act: activation after the norm, a MONAI ``Act`` name or ``(name, args)``; ``None`` for none.
