@@ -15,7 +15,7 @@ Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--rep
 measurements after one warm-up; forward in eval mode under ``no_grad``, forward+backward in train
 mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash attention counted. Peak
 memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set of a fresh subprocess during
-one forward+backward, above its resident set just before (``peak_rss.py``).
+one forward+backward, above its resident set just before (``dca_monai.utils.peak_rss``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from peak_rss import peak_rss_bytes
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils import benchmark
@@ -43,6 +42,7 @@ from dca_monai.blocks import DualCrossAttention
 from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.nets.registry import DCA_NETS, dca_net_spec
+from dca_monai.utils.peak_rss import peak_rss_bytes
 
 CASES = {
     # name: (spatial_dims, size, batch)

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from bundle_command import bundle_run, config_file
 
-from dca_monai.data import colin27_path
+from dca_monai.apps.colin27 import colin27_path
 from dca_monai.metrics import RealScanAgreement, intensity_tissue_classes, real_scan_agreement
+from dca_monai.utils.bundle_command import config_file_arg, run_bundle_command
 from dca_monai.visualize import save_label_overlay
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,12 @@ class VariantResult:
 
 
 def config(*names: str) -> str:
-    return config_file(BUNDLE, *names)
+    return config_file_arg(BUNDLE, *names)
+
+
+def bundle_run(config_file: str, overrides: dict[str, object]) -> float:
+    """Run one bundle command from the repository root; stop the demo if it fails."""
+    return run_bundle_command(config_file, overrides, cwd=REPO_ROOT)
 
 
 def per_class_means(csv_path: Path) -> list[float]:

@@ -1,6 +1,6 @@
 """The CT job: DCA vs its parent on real CT, scored on an unseen patient read straight from DICOM.
 
-1. builds the embedded 5-organ CT dataset (``dca_monai.data.ct_organ_dataset``, from the
+1. builds the embedded 5-organ CT dataset (``dca_monai.apps.ct_organ_dataset``, from the
    TotalSegmentator example files the set-up fetched; nothing is downloaded here),
 2. trains ``bundles/ct_dca_segmentation`` twice with the same seed and schedule: with DCA
    (``DCADynUNet``) and with ``--network_def#dca false`` (exactly MONAI's ``DynUNet``), on
@@ -29,7 +29,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import torch
-from bundle_command import bundle_run, config_file
+
+from dca_monai.utils.bundle_command import config_file_arg, run_bundle_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "ct_dca_segmentation"
@@ -92,7 +93,12 @@ class VariantResult:
 
 
 def config(*names: str) -> str:
-    return config_file(BUNDLE, *names)
+    return config_file_arg(BUNDLE, *names)
+
+
+def bundle_run(config_file: str, overrides: dict[str, object]) -> float:
+    """Run one bundle command from the repository root; stop the demo if it fails."""
+    return run_bundle_command(config_file, overrides, cwd=REPO_ROOT)
 
 
 def score(prediction: Path, reference: Path, num_classes: int) -> tuple[list[float], list[float]]:
@@ -180,8 +186,8 @@ def main() -> None:
     out = args.output_dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    from dca_monai.data.ct_organ_dataset import build_ct_organ_dataset
-    from dca_monai.data.ct_organs import ct_class_names
+    from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset
+    from dca_monai.apps.ct_organs import ct_class_names
 
     sizes = QUICK if args.quick else FULL
     print("building the embedded CT dataset (TotalSegmentator example files) ...", flush=True)

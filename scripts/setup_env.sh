@@ -10,7 +10,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -c constraints.txt "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,demo,onnx]"
-# Colin27, the held-out real T1 scan of the brain bundle's tests and demo (dca_monai.data.colin27), from Debian
+# Colin27, the held-out real T1 scan of the brain bundle's tests and demo (dca_monai.apps.colin27), from Debian
 if [ ! -f /usr/share/mricron/templates/ch2bet.nii.gz ] && [ -z "${DCA_MONAI_COLIN27_DIR:-}" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
@@ -23,4 +23,4 @@ if [ ! -f /usr/share/mricron/templates/ch2bet.nii.gz ] && [ -z "${DCA_MONAI_COLI
   fi
 fi
 # the real CT example files of TotalSegmentator's source distribution (embedded CT dataset); skipped once fetched
-.venv/bin/python -m dca_monai.data.totalsegmentator_examples fetch
+.venv/bin/python -m dca_monai.apps.totalsegmentator_examples fetch

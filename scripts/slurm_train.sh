@@ -30,7 +30,7 @@ gpus=${GPUS_PER_NODE:-${SLURM_GPUS_ON_NODE:-1}}
 port=${RDZV_PORT:-29500}
 python=${PYTHON:-python3}
 
-# restarted workers need a rendezvous store of their own (dca_monai.distributed refuses to start without)
+# restarted workers need a rendezvous store of their own (dca_monai.utils.distributed refuses to start without)
 export TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 

@@ -10,5 +10,5 @@ fi
 # pytorch-ignite 0.4.11 is what monai[ignite]==1.5.2 pins (and MONAI Label 0.8.5 installs)
 grep -v -iE '^(monai|torch|pytorch-ignite)==' constraints.txt > .venv-monai152/constraints.txt
 .venv-monai152/bin/python -m pip install --quiet -c .venv-monai152/constraints.txt "monai==1.5.2" "pytorch-ignite==0.4.11" -e ".[dev,demo,onnx]"
-.venv-monai152/bin/python -m dca_monai.data.totalsegmentator_examples fetch
+.venv-monai152/bin/python -m dca_monai.apps.totalsegmentator_examples fetch
 .venv-monai152/bin/python -m pytest -q "$@"

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from dca_monai.blocks.dual_cross_attention import DualCrossAttention
-from dca_monai.config_flags import require_bool
+from dca_monai.utils.config_flags import require_bool
 
 __all__ = ["SkipRefinement"]
 
@@ -55,7 +55,7 @@ class SkipRefinement:
             spatial_dims: number of spatial dimensions of the network.
             skip_channels: channels of the tapped skips, fine to coarse.
             dca: whether to refine the skips at all, a bool (on the bundle command line
-                ``--network_def#dca False``; see :func:`~dca_monai.config_flags.require_bool`).
+                ``--network_def#dca False``; see :func:`~dca_monai.utils.config_flags.require_bool`).
             dca_args: keyword arguments of :class:`DualCrossAttention` besides ``spatial_dims``
                 and ``skip_channels`` (e.g. ``{"token_pool": 2, "spatial_heads": 8}``).
                 Arguments left out take the block's defaults, which work for every configuration

@@ -8,7 +8,7 @@ from pathlib import Path
 from monai.config import PathLike
 from monai.data import NibabelWriter
 
-from dca_monai.atomic_file import atomic_path
+from dca_monai.utils.atomic_file import atomic_path
 
 __all__ = ["AtomicNibabelWriter"]
 

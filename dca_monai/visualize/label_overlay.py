@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dca_monai.atomic_file import write_bytes_atomic
+from dca_monai.utils.atomic_file import write_bytes_atomic
 
 __all__ = ["DEFAULT_PALETTE", "label_overlay_figure", "save_label_overlay"]
 

@@ -7,7 +7,7 @@ difference between the bundles is a field here, not a branch on the bundle's nam
 Both cases are CI-sized: filters ``[4, 4, 8, 8, 8]``, 32^3 patches, 1-2 epochs and a few small cases.
 
 - brain (``brain_mri_dca_segmentation``): the demo dataset at 4 mm with 2 training, 1 validation and
-  1 test case, built by :func:`dca_monai.data.build_brain_dataset` with the arguments the bundle's own
+  1 test case, built by :func:`dca_monai.apps.brain_dataset.build_brain_dataset` with the arguments the bundle's own
   ``demo_dataset`` component gets from the overrides, so the bundle finds it built and
   reuses it.
 - ct (``ct_dca_segmentation``): a template for the user's own CT data, so the tests build such data
@@ -37,7 +37,7 @@ from monai.transforms import LoadImage
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
-from dca_monai.data import build_brain_dataset
+from dca_monai.apps.brain_dataset import build_brain_dataset
 from dca_monai.nets import DCADynUNet
 from tests.bundles.bundle_runner import BundleRun, bundle_network, config_files, run_bundle
 

@@ -1,6 +1,6 @@
 """The weights shipped in ``bundles/brain_mri_dca_segmentation/models/model.pt`` on a real scan they never saw.
 
-Colin27 (``dca_monai.data.colin27``, installed by ``scripts/setup_env.sh``) goes through
+Colin27 (``dca_monai.apps.colin27``, installed by ``scripts/setup_env.sh``) goes through
 ``python -m monai.bundle run --config_file configs/inference.json`` exactly as the model card says,
 with the bundle's defaults and the shipped weights, and the label map is scored against the scan's
 brain mask and a classical intensity reference (``dca_monai.metrics``). Thresholds sit a little
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dca_monai.data import colin27_path
+from dca_monai.apps.colin27 import colin27_path
 from dca_monai.metrics.real_scan_agreement import load_real_scan_agreement
 from tests.bundles.bundle_runner import BUNDLES, bundle_network, config_files, run_bundle
 

@@ -8,11 +8,11 @@ import numpy as np
 import pydicom.data
 import pytest
 
-from dca_monai.data.ct_organ_dataset import copy_series_with_uids
+from dca_monai.apps.ct_organ_dataset import copy_series_with_uids
+from dca_monai.apps.totalsegmentator_examples import example_path
 from dca_monai.data.datalist_checks import check_datalist
 from dca_monai.data.dicom_series import read_dicom_series
-from dca_monai.data.totalsegmentator_examples import example_path
-from tests.data.ct_examples import copy_series
+from tests.apps.ct_examples import copy_series
 from tests.data.datalist_files import DICOM_SERIES, SHAPE, copy_files, labels, problems_of, save, write_nifti
 
 

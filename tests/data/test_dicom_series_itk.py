@@ -14,10 +14,10 @@ import pydicom
 import pytest
 from monai.transforms import LoadImage
 
-from dca_monai.data.ct_organ_dataset import copy_series_with_uids
+from dca_monai.apps.ct_organ_dataset import copy_series_with_uids
+from dca_monai.apps.totalsegmentator_examples import example_path
 from dca_monai.data.dicom_series_itk import ITK_SERIES_TAGS, itk_dicom_series
-from dca_monai.data.totalsegmentator_examples import example_path
-from tests.data.ct_examples import copy_series
+from tests.apps.ct_examples import copy_series
 
 # a value unlike the example series' own for each tag that splits a series (SeriesInstanceUID: a new UID)
 OTHER_VALUE = {

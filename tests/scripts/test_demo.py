@@ -8,7 +8,7 @@ import nibabel as nib
 import pytest
 from PIL import Image
 
-from dca_monai.data import colin27_path
+from dca_monai.apps.colin27 import colin27_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from dca_monai.data import build_brain_dataset
+from dca_monai.apps.brain_dataset import build_brain_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "monailabel.sh"

@@ -7,7 +7,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import LoadImaged
 
-from dca_monai.data import colin27_path
+from dca_monai.apps.colin27 import colin27_path
 from dca_monai.transforms import SkullStripCheckd, bright_volume_ml
 
 LOGGER = "dca_monai.transforms.skull_strip_check"

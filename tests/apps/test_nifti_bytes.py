@@ -5,7 +5,7 @@ import gzip
 import nibabel as nib
 import numpy as np
 
-from dca_monai.data.nifti_bytes import nifti_gz_bytes
+from dca_monai.apps.nifti_bytes import nifti_gz_bytes
 
 
 def test_bytes_round_trip_with_scanner_codes_and_are_reproducible() -> None:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from dca_monai.data import brain_dataset
-from dca_monai.data.brain_dataset import DATALIST_NAME, build_brain_dataset
+from dca_monai.apps import brain_dataset
+from dca_monai.apps.brain_dataset import DATALIST_NAME, build_brain_dataset
 
 SMALL = {"num_train": 2, "num_val": 1, "num_test": 1, "spacing": 4.0, "seed": 0}
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -171,7 +171,7 @@ def test_main_rejects_invalid_counts(tmp_path: Path, capsys: pytest.CaptureFixtu
 @pytest.mark.slow
 def test_module_runs_as_a_command(built: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dca_monai.data.brain_dataset", "--output-dir", str(built.parent), *ARGUMENTS],
+        [sys.executable, "-m", "dca_monai.apps.brain_dataset", "--output-dir", str(built.parent), *ARGUMENTS],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

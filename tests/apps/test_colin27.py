@@ -6,8 +6,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from dca_monai.data import colin27
-from dca_monai.data.colin27 import COLIN27_DIR_VARIABLE, colin27_path
+from dca_monai.apps import colin27
+from dca_monai.apps.colin27 import COLIN27_DIR_VARIABLE, colin27_path
 
 
 def test_installed_files_are_the_1mm_scan_with_and_without_skull() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dca_monai.config_flags import require_bool
+from dca_monai.utils.config_flags import require_bool
 
 
 @pytest.mark.parametrize("value", [True, False, np.bool_(True), np.bool_(False)])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dca_monai.atomic_file import write_bytes_atomic
+from dca_monai.utils.atomic_file import write_bytes_atomic
 
 
 def test_writes_and_replaces_without_leftovers(tmp_path: Path) -> None:

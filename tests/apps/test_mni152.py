@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dca_monai.data import MNI152_TEMPLATE_FILES, load_mni152_templates, mni152_template_path
+from dca_monai.apps.mni152 import MNI152_TEMPLATE_FILES, load_mni152_templates, mni152_template_path
 
 
 @pytest.mark.parametrize("name", sorted(MNI152_TEMPLATE_FILES))

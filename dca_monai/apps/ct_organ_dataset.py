@@ -7,11 +7,11 @@ score is on an unseen patient, from another scanner, read straight from DICOM; b
 patient and a 40 mm slab. The labels are TotalSegmentator's model outputs, not manual delineations:
 Dice against them measures agreement with TotalSegmentator, not with an expert.
 
-Classes (:data:`~dca_monai.data.ct_organs.CT_ORGANS`): 0 background, 1 liver, 2 spleen,
+Classes (:data:`~dca_monai.apps.ct_organs.CT_ORGANS`): 0 background, 1 liver, 2 spleen,
 3 stomach, 4 aorta, 5 inferior vena cava; every other TotalSegmentator structure is background.
 Ids are looked up by name in ``class_map["total"]`` of the package's ``map_to_binary.py``.
 
-Augmentation (per training/validation case, seeded as :mod:`dca_monai.data.brain_dataset` does):
+Augmentation (per training/validation case, seeded as :mod:`dca_monai.apps.brain_dataset` does):
 an elastic deformation with rotation, scaling and translation applied jointly to image (bilinear)
 and label (nearest), then a small HU scale and Gaussian noise. Images are ``int16`` HU.
 
@@ -28,11 +28,11 @@ Layout under ``output_dir``::
     dicom/test_000/*.dcm                   the unseen patient's series
 
 Files are written atomically and ``datalist.json`` last. Needs the files fetched by the set-up
-(:mod:`dca_monai.data.totalsegmentator_examples`); nothing is downloaded here.
+(:mod:`dca_monai.apps.totalsegmentator_examples`); nothing is downloaded here.
 
 Command line::
 
-    python -m dca_monai.data.ct_organ_dataset --output-dir DIR [--num-train 4] [--num-val 1] [--seed 0]
+    python -m dca_monai.apps.ct_organ_dataset --output-dir DIR [--num-train 4] [--num-val 1] [--seed 0]
         [--overwrite]
 """
 
@@ -55,12 +55,12 @@ from monai.data import MetaTensor
 from monai.transforms import Compose, Rand3DElasticd, RandGaussianNoised, RandScaleIntensityd
 from pydicom.uid import generate_uid
 
-from dca_monai.atomic_file import write_bytes_atomic
-from dca_monai.data.ct_organs import CT_ORGANS, ct_class_names
+from dca_monai.apps.ct_organs import CT_ORGANS, ct_class_names
+from dca_monai.apps.label_grid import label_on_grid
+from dca_monai.apps.nifti_bytes import nifti_gz_bytes
+from dca_monai.apps.totalsegmentator_examples import SDIST_NAME, example_path, total_class_map
 from dca_monai.data.dicom_series import read_dicom_series
-from dca_monai.data.label_grid import label_on_grid
-from dca_monai.data.nifti_bytes import nifti_gz_bytes
-from dca_monai.data.totalsegmentator_examples import SDIST_NAME, example_path, total_class_map
+from dca_monai.utils.atomic_file import write_bytes_atomic
 
 __all__ = ["BUILD_FORMAT", "build_ct_organ_dataset", "copy_series_with_uids", "main", "remap_total_labels"]
 
@@ -283,7 +283,7 @@ def copy_series_with_uids(source: Path, target: Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: build the dataset and print the datalist path."""
     parser = argparse.ArgumentParser(
-        prog="python -m dca_monai.data.ct_organ_dataset",
+        prog="python -m dca_monai.apps.ct_organ_dataset",
         description="Build the 5-organ CT dataset from TotalSegmentator's example files (fetched by the set-up).",
     )
     parser.add_argument("--output-dir", required=True, type=Path, help="folder to write the dataset to")

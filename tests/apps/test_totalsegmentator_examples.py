@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dca_monai.data import totalsegmentator_examples as examples
+from dca_monai.apps import totalsegmentator_examples as examples
 
 
 def test_total_class_map_holds_the_organ_ids_the_dataset_uses() -> None:

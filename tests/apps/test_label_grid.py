@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dca_monai.data.label_grid import label_on_grid
+from dca_monai.apps.label_grid import label_on_grid
 
 
 def test_flipped_and_permuted_grid_gives_the_same_world_labels() -> None:

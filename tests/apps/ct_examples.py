@@ -9,7 +9,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from dca_monai.data.ct_organ_dataset import build_ct_organ_dataset
+from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset
 
 _BUILT: dict[str, Path] = {}
 

@@ -13,15 +13,15 @@ The labels were produced by TotalSegmentator's model, not drawn by hand. Label i
 those of ``class_map["total"]`` in the package's ``totalsegmentator/map_to_binary.py``, read here
 as text (the package itself is never imported or installed).
 
-``scripts/setup_env.sh`` runs ``python -m dca_monai.data.totalsegmentator_examples fetch``: pip
+``scripts/setup_env.sh`` runs ``python -m dca_monai.apps.totalsegmentator_examples fetch``: pip
 downloads the source distribution (the wheel lacks these files), its hash is checked, and only
 the files above are extracted under :func:`examples_dir`. Nothing is downloaded afterwards; a
 missing file raises an error that names the set-up command.
 
 Command line::
 
-    python -m dca_monai.data.totalsegmentator_examples fetch [--dir DIR]
-    python -m dca_monai.data.totalsegmentator_examples where
+    python -m dca_monai.apps.totalsegmentator_examples fetch [--dir DIR]
+    python -m dca_monai.apps.totalsegmentator_examples where
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ SDIST_SHA256 = "5d4223ef93973bc36d710869d11e7742ead2c154c72f7f9edcaaadd5b6c4bd03
 _REQUIREMENT = "totalsegmentator==2.18.0"
 _SDIST_ROOT = "totalsegmentator-2.18.0/"
 ENV_VAR = "DCA_MONAI_TOTALSEGMENTATOR_DIR"
-SETUP_COMMAND = "bash scripts/setup_env.sh (or: python -m dca_monai.data.totalsegmentator_examples fetch)"
+SETUP_COMMAND = "bash scripts/setup_env.sh (or: python -m dca_monai.apps.totalsegmentator_examples fetch)"
 
 EXAMPLE_FILES = {
     "ct": "tests/reference_files/example_ct.nii.gz",
@@ -203,7 +203,7 @@ def _extract(archive: Path, target: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``fetch`` the files or print ``where`` they are."""
     parser = argparse.ArgumentParser(
-        prog="python -m dca_monai.data.totalsegmentator_examples",
+        prog="python -m dca_monai.apps.totalsegmentator_examples",
         description="Fetch TotalSegmentator 2.18.0's example CT files (set-up only) or print where they are.",
     )
     parser.add_argument("command", choices=["fetch", "where"])

@@ -8,12 +8,12 @@ import numpy as np
 import pydicom
 import pytest
 
-from dca_monai.data.ct_organ_dataset import build_ct_organ_dataset, remap_total_labels
-from dca_monai.data.ct_organs import CT_ORGANS, ct_class_names
+from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset, remap_total_labels
+from dca_monai.apps.ct_organs import CT_ORGANS, ct_class_names
+from dca_monai.apps.totalsegmentator_examples import example_path, total_class_map
 from dca_monai.data.datalist_checks import check_datalist
 from dca_monai.data.dicom_series import read_dicom_series
-from dca_monai.data.totalsegmentator_examples import example_path, total_class_map
-from tests.data.ct_examples import ct_organ_dataset, labels_at_instance_pixels
+from tests.apps.ct_examples import ct_organ_dataset, labels_at_instance_pixels
 
 
 @pytest.fixture(scope="module")

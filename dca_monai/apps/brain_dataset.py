@@ -8,7 +8,7 @@ segments real patients.
 
 Each case is a brain-extracted T1 image (``int16``, arbitrary scanner-like units) and a label map
 (``uint8``): 0 background, 1 CSF, 2 grey matter, 3 white matter; see
-:func:`~dca_monai.data.tissue_labels.derive_tissue_labels` for how labels come from the templates.
+:func:`~dca_monai.apps.tissue_labels.derive_tissue_labels` for how labels come from the templates.
 The template is cropped to the brain with a 16 mm margin, resampled to ``spacing`` mm (2 mm gives
 89 x 107 x 94 voxels) and then, per case, given seeded MONAI augmentations: an elastic
 deformation with rotation, scaling and translation applied jointly to image (bilinear) and label
@@ -31,7 +31,7 @@ unchanged.
 
 Command line::
 
-    python -m dca_monai.data.brain_dataset --output-dir DIR [--num-train 6] [--num-val 2]
+    python -m dca_monai.apps.brain_dataset --output-dir DIR [--num-train 6] [--num-val 2]
         [--num-test 2] [--spacing 2.0] [--seed 0] [--overwrite]
 """
 
@@ -61,10 +61,10 @@ from monai.transforms import (
     Spacingd,
 )
 
-from dca_monai.atomic_file import write_bytes_atomic
-from dca_monai.data.mni152 import MNI152_TEMPLATE_FILES, load_mni152_templates
-from dca_monai.data.nifti_bytes import nifti_gz_bytes
-from dca_monai.data.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
+from dca_monai.apps.mni152 import MNI152_TEMPLATE_FILES, load_mni152_templates
+from dca_monai.apps.nifti_bytes import nifti_gz_bytes
+from dca_monai.apps.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
+from dca_monai.utils.atomic_file import write_bytes_atomic
 
 __all__ = ["BUILD_FORMAT", "DATALIST_NAME", "build_brain_dataset", "main"]
 
@@ -265,7 +265,7 @@ def _case_augmentation(spacing: float) -> Compose:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: build the dataset and print the datalist path."""
     parser = argparse.ArgumentParser(
-        prog="python -m dca_monai.data.brain_dataset",
+        prog="python -m dca_monai.apps.brain_dataset",
         description="Build the MNI152 brain tissue demo dataset (a pipeline demo, not a clinical benchmark).",
     )
     parser.add_argument("--output-dir", required=True, type=Path, help="folder to write the dataset to")

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dca_monai.data import TISSUE_CLASSES, derive_tissue_labels, load_mni152_templates
+from dca_monai.apps.mni152 import load_mni152_templates
+from dca_monai.apps.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
 
 
 @pytest.fixture(scope="module")
