@@ -9,6 +9,7 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --pooling-only       # token pooling: averaging matrices vs adaptive pooling
     python scripts/bench_dca.py --tail               # fused vs unfused residual + batch norm + ReLU
     python scripts/bench_dca.py --upsampling-only    # separable_upsample vs F.interpolate
+    python scripts/bench_dca.py --token-budget       # automatic token_pool vs the paper's grid, 3D 128^3 and 192^3
 
 Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
 measurements after one warm-up; forward in eval mode under ``no_grad``, forward+backward in train
@@ -145,6 +146,8 @@ def peak_memory_child(spec: dict) -> None:
         run = _forward_backward(model, x)
     elif spec["kind"] == "tail":
         run = tail_block_work(spec["case"], spec["fused"])
+    elif spec["kind"] == "budget":
+        run = budget_block_work(spec["size"], spec["pool"], train=True)
     else:
         model, skips = block_and_skips(spec["size"])
         run = block_work(model, skips, spec["mode"], spec["naive"])
@@ -402,6 +405,74 @@ def bench_upsampling(repeats: int) -> None:
         sys.stdout.flush()
 
 
+# input sizes of the 3D BasicUNet whose skips (32, 32, 64, 128 channels at strides 1, 2, 4, 8) the block refines
+BUDGET_SIZES = (128, 192)
+BUDGET_CHANNELS = (32, 32, 64, 128)
+
+
+def cpu_model() -> str:
+    """The CPU model name as ``lscpu`` prints it (``"unknown"`` where ``lscpu`` is missing)."""
+    try:
+        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return next((line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("Model name")), "?")
+
+
+def budget_block_work(size: int, pool: int | None, train: bool, device: str = "cpu") -> Callable[[], None]:
+    """One forward (eval, ``no_grad``) or forward+backward (train) of the DCA block on a 3D BasicUNet's skips."""
+    torch.manual_seed(0)
+    skips = [torch.rand(1, c, *[size // 2**i] * 3, device=device) for i, c in enumerate(BUDGET_CHANNELS)]
+    block = DualCrossAttention(3, BUDGET_CHANNELS, token_pool=pool).to(device)
+
+    def run() -> None:
+        if train:
+            sum(o.sum() for o in block.train()(skips)).backward()
+            block.zero_grad(set_to_none=True)
+        else:
+            with torch.no_grad():
+                block.eval()(skips)
+
+    return run
+
+
+def bench_token_budget(repeats: int, device: torch.device) -> None:
+    """The automatic ``token_pool`` (``None``) against the paper's grid (``token_pool=1``), block alone, same run.
+
+    Per input size of a 3D BasicUNet (the block on its four skips): the token grid each rule gives,
+    forward and forward+backward time (``torch.utils.benchmark``, median of ``repeats`` interleaved
+    measurements) and peak memory of one forward+backward (fresh subprocess on CPU).
+    """
+    print(f"\nToken budget: DCA block on the skips of a 3D BasicUNet {BUDGET_CHANNELS}, batch 1, {device.type}")
+    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads, {repeats} repeats")
+    header = f"{'input':<8}{'token_pool':<12}{'grid':<12}{'tokens':>8}{'fwd ms':>10}{'x':>6}"
+    print(header + f"{'fwd+bwd ms':>12}{'x':>6}{'peak MiB':>10}{'x':>6}")
+    for size in BUDGET_SIZES:
+        pools = [1, None]
+        grids = []
+        for pool in pools:
+            block = DualCrossAttention(3, BUDGET_CHANNELS, token_pool=pool)
+            grids.append(block.token_grid([torch.zeros(()).expand(1, 1, *[size // 8] * 3)]))
+        fwd = interleaved_medians([budget_block_work(size, p, False, device.type) for p in pools], repeats, device, 0)
+        train = interleaved_medians([budget_block_work(size, p, True, device.type) for p in pools], repeats, device, 0)
+        memory = [
+            peak_memory(
+                {"kind": "budget", "size": size, "pool": pool},
+                device,
+                lambda pool=pool, size=size: budget_block_work(size, pool, True, device.type),
+            )
+            for pool in pools
+        ]
+        for i, (pool, grid) in enumerate(zip(pools, grids)):
+            label = "1 (paper)" if pool == 1 else "auto"
+            print(
+                f"{f'{size}^3':<8}{label:<12}{'x'.join(map(str, grid)):<12}{grid[0] * grid[1] * grid[2]:>8}"
+                f"{fwd[i] * 1e3:>10.0f}{fwd[i] / fwd[0]:>6.2f}{train[i] * 1e3:>12.0f}{train[i] / train[0]:>6.2f}"
+                f"{memory[i]:>10.0f}{memory[i] / memory[0]:>6.2f}"
+            )
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -412,6 +483,9 @@ def main() -> None:
     parser.add_argument("--pooling-only", action="store_true", help="only the token pooling comparison")
     parser.add_argument("--tail", action="store_true", help="only fused vs unfused residual + batch norm + ReLU")
     parser.add_argument("--upsampling-only", action="store_true", help="only separable_upsample vs F.interpolate")
+    parser.add_argument(
+        "--token-budget", action="store_true", help="only the automatic token_pool vs the paper's grid (3D block)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -427,6 +501,9 @@ def main() -> None:
         return
     if args.upsampling_only:
         bench_upsampling(args.repeats)
+        return
+    if args.token_budget:
+        bench_token_budget(args.repeats, device)
         return
     if not args.block_memory_only:
         for case in args.cases:
