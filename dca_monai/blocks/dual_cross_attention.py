@@ -144,14 +144,29 @@ class DualCrossAttention(nn.Module):
         """The token grid ``G`` for these skips: the coarsest skip's size floor-divided by ``token_pool``, at least 1.
 
         Written without ``int()``, ``max()`` or comparisons, so a traced or exported graph keeps the
-        grid symbolic (``a + 1 // (a + 1)`` is ``max(a, 1)`` for ``a >= 0``).
+        grid symbolic (``a + 1 // (a + 1)`` is ``max(a, 1)`` for ``a >= 0``). Under ``torch.compile``
+        the grid is ``torch.sym_max(a, 1)`` instead: inductor's range analysis cannot bound
+        ``1 // (a + 1)`` and fails to lower the convolutions on the grid (``ValueRangeError``).
         """
         coarsest = skips[-1].shape[2:]
+        compiling = not torch.jit.is_scripting() and self._compiling()
         grid: list[int] = []
         for axis, pool in enumerate(self.token_pool):
             cells = coarsest[axis] // pool
-            grid.append(cells + 1 // (cells + 1))
+            grid.append(self._at_least_one(cells) if compiling else cells + 1 // (cells + 1))
         return grid
+
+    @torch.jit.unused
+    def _compiling(self):
+        # type: () -> bool
+        """Whether ``torch.compile`` (dynamo, not ``torch.export``) is tracing this forward."""
+        return torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+
+    @torch.jit.unused
+    def _at_least_one(self, cells):
+        # type: (int) -> int
+        """``max(cells, 1)`` that stays a symbolic size under ``torch.compile(dynamic=True)``."""
+        return torch.sym_max(cells, 1)
 
     def _check_skips(self, skips: list[torch.Tensor]) -> None:
         if len(skips) != len(self.skip_channels):
