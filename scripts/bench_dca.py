@@ -9,6 +9,7 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --pooling-only       # token pooling: averaging matrices vs adaptive pooling
     python scripts/bench_dca.py --tail               # fused vs unfused residual + batch norm + ReLU
     python scripts/bench_dca.py --upsampling-only    # separable_upsample vs F.interpolate
+    python scripts/bench_dca.py --gemms              # every GEMM of the DCA block: layout, subnormals, GFLOP/s
 
 Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
 measurements after one warm-up; forward in eval mode under ``no_grad``, forward+backward in train
@@ -26,12 +27,14 @@ import json
 import statistics
 import subprocess
 import sys
+import unittest.mock
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import torch
 import torch.nn.functional as F
+from attention_gemms import cpu_model, print_gemm_table, record_gemms
 from peak_rss import peak_rss_bytes
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -402,6 +405,34 @@ def bench_upsampling(repeats: int) -> None:
         sys.stdout.flush()
 
 
+def bench_gemms(cases: list[str], plain_softmax: bool) -> None:
+    """Every GEMM of one DCA block forward+backward (train mode), with operand layouts and achieved GFLOP/s.
+
+    With ``plain_softmax`` the channel attention uses ``torch.softmax`` (as before issue 20), whose
+    subnormal probabilities and gradients show in the ``subnormal`` column.
+    """
+    print(f"\nGEMMs of one DCA block forward+backward, CPU, {torch.get_num_threads()} threads")
+    patch = (
+        unittest.mock.patch(
+            "dca_monai.blocks.channel_cross_attention.softmax_without_subnormals",
+            lambda logits: torch.softmax(logits, dim=-1),
+        )
+        if plain_softmax
+        else contextlib.nullcontext()
+    )
+    for case in cases:
+        spatial_dims, size, batch, channels = POOLING_CASES[case]
+        torch.manual_seed(0)
+        skips = [torch.rand(batch, c, *[size // 2**i] * spatial_dims) for i, c in enumerate(channels)]
+        block = DualCrossAttention(spatial_dims, channels).train()
+        print(f"\n{case}, batch {batch}, skips {list(channels)}, {'torch.softmax' if plain_softmax else 'ours'}")
+        with patch:
+            calls = record_gemms(lambda block=block, skips=skips: sum(o.sum() for o in block(skips)))
+        slow = print_gemm_table(calls)
+        print(f"{len(slow)} GEMM(s) below a quarter of the machine's rate" if slow else "no slow GEMM")
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -412,13 +443,18 @@ def main() -> None:
     parser.add_argument("--pooling-only", action="store_true", help="only the token pooling comparison")
     parser.add_argument("--tail", action="store_true", help="only fused vs unfused residual + batch norm + ReLU")
     parser.add_argument("--upsampling-only", action="store_true", help="only separable_upsample vs F.interpolate")
+    parser.add_argument("--gemms", action="store_true", help="only the DCA block's GEMMs: layout, GFLOP/s")
+    parser.add_argument("--plain-softmax", action="store_true", help="with --gemms: torch.softmax in CCA")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         peak_memory_child(json.loads(args.child))
         return
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    print(f"torch {torch.__version__}, CPU {cpu_model()}, {torch.get_num_threads()} threads, device {device}")
+    if args.gemms:
+        bench_gemms([c for c in args.cases if c in POOLING_CASES] or list(POOLING_CASES), args.plain_softmax)
+        return
     if args.tail:
         bench_tail(args.repeats, [c for c in args.cases if c in POOLING_CASES] or list(POOLING_CASES))
         return
