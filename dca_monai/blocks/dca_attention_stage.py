@@ -32,7 +32,7 @@ class StageLayerNorm(nn.Module):
         self.norms = nn.ModuleList([nn.LayerNorm(channels, eps=eps) for channels in layout.channels])
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        # statistics in the parameters' dtype (float32 under autocast, whose CPU variant would run LayerNorm in bfloat16)
+        # statistics in the parameters' dtype: float32 under autocast (CPU autocast would run LayerNorm in bf16)
         parts = tokens.to(self.norms[0].weight.dtype).split(self.stage_channels, dim=-1)
         normed: list[torch.Tensor] = []
         for stage, norm in enumerate(self.norms):
