@@ -10,6 +10,7 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --tail               # fused vs unfused residual + batch norm + ReLU
     python scripts/bench_dca.py --upsampling-only    # separable_upsample vs F.interpolate
     python scripts/bench_dca.py --gemms              # every GEMM of the DCA block: layout, subnormals, GFLOP/s
+    python scripts/bench_dca.py --bf16 --cases 2d224  # bfloat16 autocast vs float32 step time on the CPU
 
 Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
 measurements after one warm-up; forward in eval mode under ``no_grad``, forward+backward in train
@@ -433,6 +434,34 @@ def bench_gemms(cases: list[str], plain_softmax: bool) -> None:
         sys.stdout.flush()
 
 
+def _autocast_step(model: nn.Module, x: torch.Tensor, amp: bool) -> Callable[[], None]:
+    def run() -> None:
+        model.train()
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(x)
+        (out[0] if isinstance(out, (list, tuple)) else out).float().pow(2).mean().backward()
+
+    return run
+
+
+def bench_bf16(repeats: int, cases: list[str]) -> None:
+    """Forward+backward (train) in float32 and under ``torch.autocast("cpu", bfloat16)``, parent and DCA, same run."""
+    cpu = torch.device("cpu")
+    print(f"\nbfloat16 autocast vs float32, forward+backward, CPU, {torch.get_num_threads()} threads")
+    print(f"{'case':<8}{'model':<16}{'fp32 ms':>10}{'bf16 ms':>10}{'bf16/fp32':>11}")
+    for case in cases:
+        spatial_dims, size, batch = CASES[case]
+        x = torch.rand(batch, 1, *[size] * spatial_dims)
+        models = [variant.build() for variant in variants("DCABasicUNet", spatial_dims, case)[:2]]
+        runs = [_autocast_step(m, x, amp) for m in models for amp in (False, True)]
+        times = interleaved_medians(runs, repeats, cpu)
+        for i, model in enumerate(models):
+            fp32, bf16 = times[2 * i] * 1e3, times[2 * i + 1] * 1e3
+            print(f"{case:<8}{type(model).__name__:<16}{fp32:>10.0f}{bf16:>10.0f}{bf16 / fp32:>11.2f}")
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -444,6 +473,7 @@ def main() -> None:
     parser.add_argument("--tail", action="store_true", help="only fused vs unfused residual + batch norm + ReLU")
     parser.add_argument("--upsampling-only", action="store_true", help="only separable_upsample vs F.interpolate")
     parser.add_argument("--gemms", action="store_true", help="only the DCA block's GEMMs: layout, GFLOP/s")
+    parser.add_argument("--bf16", action="store_true", help="only bfloat16 autocast vs float32 step time")
     parser.add_argument("--plain-softmax", action="store_true", help="with --gemms: torch.softmax in CCA")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -452,6 +482,9 @@ def main() -> None:
         return
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, CPU {cpu_model()}, {torch.get_num_threads()} threads, device {device}")
+    if args.bf16:
+        bench_bf16(args.repeats, args.cases)
+        return
     if args.gemms:
         bench_gemms([c for c in args.cases if c in POOLING_CASES] or list(POOLING_CASES), args.plain_softmax)
         return
