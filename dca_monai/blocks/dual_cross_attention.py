@@ -180,9 +180,12 @@ class DualCrossAttention(nn.Module):
         With the automatic ``token_pool`` (``None``) the factor on an axis of size ``s`` is
         ``ceil(s / max_grid_cells)``, so that axis keeps at most ``max_grid_cells`` cells.
         Written without ``int()``, ``max()`` or comparisons, so a traced or exported graph keeps the
-        grid symbolic (``a + 1 // (a + 1)`` is ``max(a, 1)`` for ``a >= 0``).
+        grid symbolic (``a + 1 // (a + 1)`` is ``max(a, 1)`` for ``a >= 0``). Under ``torch.compile``
+        the grid is ``torch.sym_max(a, 1)`` instead: inductor's range analysis cannot bound
+        ``1 // (a + 1)`` and fails to lower the convolutions on the grid (``ValueRangeError``).
         """
         coarsest = skips[-1].shape[2:]
+        compiling = not torch.jit.is_scripting() and self._compiling()
         grid: list[int] = []
         for axis in range(self.spatial_dims):
             size = coarsest[axis]
@@ -193,8 +196,20 @@ class DualCrossAttention(nn.Module):
             else:
                 pool = self.token_pool[axis]
             cells = size // pool
-            grid.append(cells + 1 // (cells + 1))
+            grid.append(self._at_least_one(cells) if compiling else cells + 1 // (cells + 1))
         return grid
+
+    @torch.jit.unused
+    def _compiling(self):
+        # type: () -> bool
+        """Whether ``torch.compile`` (dynamo, not ``torch.export``) is tracing this forward."""
+        return torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+
+    @torch.jit.unused
+    def _at_least_one(self, cells):
+        # type: (int) -> int
+        """``max(cells, 1)`` that stays a symbolic size under ``torch.compile(dynamic=True)``."""
+        return torch.sym_max(cells, 1)
 
     def _check_skips(self, skips: list[torch.Tensor]) -> None:
         if len(skips) != len(self.skip_channels):
@@ -225,6 +240,9 @@ class DualCrossAttention(nn.Module):
 
     def _pool(self, skip: torch.Tensor, grid: list[int]) -> torch.Tensor:
         if capturing_graph():  # adaptive pooling freezes the sizes in traced and exported graphs
+            return separable_average_pool(skip, grid)
+        # inductor's adaptive_avg_pool2d lowering compares kernel sizes, which fails for symbolic ones
+        if self.spatial_dims == 2 and not torch.jit.is_scripting() and self._compiling():
             return separable_average_pool(skip, grid)
         if list(skip.shape[2:]) == grid:
             return skip
