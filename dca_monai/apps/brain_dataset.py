@@ -9,13 +9,26 @@ segments real patients.
 Each case is a brain-extracted T1 image (``int16``, arbitrary scanner-like units) and a label map
 (``uint8``): 0 background, 1 CSF, 2 grey matter, 3 white matter; see
 :func:`~dca_monai.apps.tissue_labels.derive_tissue_labels` for how labels come from the templates.
-The template is cropped to the brain with a 16 mm margin, resampled to ``spacing`` mm (2 mm gives
-89 x 107 x 94 voxels) and then, per case, given seeded MONAI augmentations: an elastic
-deformation with rotation, scaling and translation applied jointly to image (bilinear) and label
-(nearest), then a gamma contrast change, a smooth bias field, Gaussian noise and a global
-intensity scale on the image. Last, the image is set to exactly zero outside the brain (label 0),
-as a skull-stripped scan is: the noise floor stays inside the brain only, so training cases and
-real brain-extracted scans share the same background.
+The template is cropped to the brain with a 22 mm margin and resampled to ``spacing`` mm (2 mm
+gives 95 x 113 x 100 voxels). Per case, seeded:
+
+1. more CSF than the template's own mask and maps hold
+   (:func:`~dca_monai.apps.tissue_synthesis.extend_csf`): a shell of 0-6 mm of extra-cerebral CSF
+   outside the template's mask, as a real brain mask that keeps the CSF around the brain has, and
+   the grey-matter voxels darker than a point 35-65% of the way from the CSF to the grey-matter
+   median intensity (sulcal CSF that averaging 152 brains blurred into grey matter);
+2. the image: in ``synthetic_fraction`` of the training cases one drawn from the labels alone with
+   random per-class intensities, contrasts and blur, in the manner of SynthSeg
+   (:func:`~dca_monai.apps.tissue_synthesis.synthetic_tissue_image`), so that labels follow
+   anatomy rather than one template's intensities; otherwise (and always for validation and test)
+   the template's T1, its new CSF shell filled with CSF-like values;
+3. MONAI augmentations: an elastic deformation with rotation, scaling and translation applied
+   jointly to image (bilinear) and label (nearest), then a gamma contrast change, a smooth bias
+   field, Gaussian noise and a global intensity scale on the image.
+
+Last, the image is set to exactly zero outside the brain (label 0), as a skull-stripped scan is:
+the noise floor stays inside the brain only, so training cases and real brain-extracted scans share
+the same background.
 
 Layout under ``output_dir``::
 
@@ -32,7 +45,7 @@ unchanged.
 Command line::
 
     python -m dca_monai.apps.brain_dataset --output-dir DIR [--num-train 6] [--num-val 2]
-        [--num-test 2] [--spacing 2.0] [--seed 0] [--overwrite]
+        [--num-test 2] [--spacing 2.0] [--seed 0] [--synthetic-fraction 0.5] [--overwrite]
 """
 
 from __future__ import annotations
@@ -77,7 +90,7 @@ BUILD_FORMAT = 3
 _SECTIONS = (("training", "train"), ("validation", "val"), ("test", "test"))
 _MARGIN_MM = 22
 _CSF_MARGIN_MM = (0.0, 6.0)  # extra-cerebral CSF shell grown outside the template mask
-_SULCAL_WEIGHT = (0.5, 0.8)  # grey matter darker than this point between CSF and grey matter becomes CSF
+_SULCAL_WEIGHT = (0.35, 0.65)  # grey matter darker than this point between CSF and grey matter becomes CSF
 _SCANNER_UNITS = 1000.0  # image intensities are stored as int16 with the template's white matter near 850
 _REFERENCE_SPACING = 2.0
 
