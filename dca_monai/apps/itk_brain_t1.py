@@ -67,7 +67,7 @@ def write_itk_t1_brain(path: str | os.PathLike) -> Path:
     This is what the brain bundle expects as input (a brain-extracted T1), as Colin27's ``ch2bet``.
 
     Args:
-        path: the NIfTI file to write (``.nii.gz``), atomically.
+        path: the NIfTI file to write (``.nii.gz``), atomically; missing parent folders are created.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -85,5 +85,6 @@ def write_itk_t1_brain(path: str | os.PathLike) -> Path:
         )
     brain = np.where(np.asanyarray(mask.dataobj) > 0, np.asanyarray(t1.dataobj), 0).astype(np.int16)
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, nifti_gz_bytes(brain, t1.affine))
     return path

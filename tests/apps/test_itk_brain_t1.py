@@ -20,7 +20,7 @@ def test_installed_files_are_the_coronal_2x2x3_mm_scan_and_its_mask() -> None:
 
 
 def test_skull_stripped_scan_is_the_t1_inside_the_mask(tmp_path: Path) -> None:
-    path = write_itk_t1_brain(tmp_path / "itk_t1_brain.nii.gz")
+    path = write_itk_t1_brain(tmp_path / "new" / "itk_t1_brain.nii.gz")
     written, t1 = nib.load(path), nib.load(itk_t1_path("t1"))
     mask = np.asanyarray(nib.load(itk_t1_path("mask")).dataobj) > 0
     brain = np.asanyarray(written.dataobj)
@@ -28,7 +28,7 @@ def test_skull_stripped_scan_is_the_t1_inside_the_mask(tmp_path: Path) -> None:
     assert brain.dtype == np.int16
     assert not brain[~mask].any()
     assert np.array_equal(brain[mask], np.asanyarray(t1.dataobj)[mask])
-    assert not list(tmp_path.glob(".*")), "written atomically: no temporary file left"
+    assert not list(path.parent.glob(".*")), "written atomically: no temporary file left"
 
 
 def test_environment_variable_folder_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
