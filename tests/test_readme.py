@@ -23,3 +23,18 @@ def test_ten_line_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert [r.shape for r in namespace["refined"]] == [s.shape for s in namespace["skips"]]
     assert namespace["missing"] and all(key.startswith("dca.") for key in namespace["missing"])
     assert namespace["logits"].shape == (1, 4, 32, 32, 32)
+
+
+DOCS = [README, *sorted((README.parent / "docs").glob("*.md")), *sorted(README.parent.glob("bundles/*/docs/*.md"))]
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda path: str(path.relative_to(README.parent)))
+def test_relative_links_resolve(page: Path) -> None:
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
+    broken = [t for t in targets if "://" not in t and not (page.parent / t).exists()]
+    assert broken == []
+
+
+def test_readme_is_read_to_the_end() -> None:
+    # the README leads to docs/ pages; detail lives there
+    assert len(README.read_text().splitlines()) <= 220

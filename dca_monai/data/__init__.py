@@ -3,6 +3,7 @@ reading and checks. The embedded demo datasets live in :mod:`dca_monai.apps`."""
 
 from __future__ import annotations
 
+from dca_monai.data.bundle_inputs import image_inputs
 from dca_monai.data.datalist_checks import SectionSummary, check_datalist
 from dca_monai.data.datalist_errors import DatalistError, DatalistProblem, show_datalist_errors_first
 from dca_monai.data.dicom_series import DicomSeries, DicomSeriesError, read_dicom_series
@@ -16,6 +17,7 @@ __all__ = [
     "ItkDicomSeries",
     "SectionSummary",
     "check_datalist",
+    "image_inputs",
     "itk_dicom_series",
     "read_dicom_series",
     "show_datalist_errors_first",

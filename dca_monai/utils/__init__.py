@@ -6,5 +6,14 @@ from __future__ import annotations
 
 from dca_monai.utils.atomic_file import atomic_path, write_bytes_atomic
 from dca_monai.utils.config_flags import require_bool
+from dca_monai.utils.distributed import init_distributed, local_device, prepare_ddp_module, rank_shard
 
-__all__ = ["atomic_path", "require_bool", "write_bytes_atomic"]
+__all__ = [
+    "atomic_path",
+    "init_distributed",
+    "local_device",
+    "prepare_ddp_module",
+    "rank_shard",
+    "require_bool",
+    "write_bytes_atomic",
+]

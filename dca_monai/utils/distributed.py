@@ -1,20 +1,27 @@
-"""Start the process group of a bundle training launched by torchrun, on one node, many nodes or SLURM."""
+"""The distributed side of a bundle run launched by torchrun (one node, many nodes or SLURM): process group, device,
+DDP module and data shards."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from monai.data import partition_dataset
+from torch import nn
 
 __all__ = [
     "check_elastic_environment",
     "exists_on_rank_zero",
     "init_distributed",
+    "local_device",
     "log_info_on_rank_zero",
     "match_slurm_local_rank",
+    "prepare_ddp_module",
+    "rank_shard",
 ]
 
 SHARE_STORE_VARIABLE = "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"
@@ -116,3 +123,44 @@ def log_info_on_rank_zero(logger: logging.Logger) -> logging.Logger:
     if not any(isinstance(existing, _RankZeroInfo) for existing in logger.filters):
         logger.addFilter(_RankZeroInfo())
     return logger
+
+
+def local_device(environ: Mapping[str, str] = os.environ) -> torch.device:
+    """This worker's device: ``cuda:LOCAL_RANK`` with CUDA, else the CPU.
+
+    Args:
+        environ: the worker's environment (torchrun sets ``LOCAL_RANK``; 0 when absent).
+    """
+    if torch.cuda.is_available():
+        return torch.device(f"cuda:{int(environ.get('LOCAL_RANK', '0'))}")
+    return torch.device("cpu")
+
+
+def prepare_ddp_module(network: nn.Module, device: torch.device | str, sync_batch_norm: bool) -> nn.Module:
+    """The module to wrap in ``DistributedDataParallel``: batch norms made synchronous if asked, on ``device``.
+
+    Args:
+        network: the bundle's ``network_def``.
+        device: this worker's device (:func:`local_device`).
+        sync_batch_norm: convert every batch norm (the DCA block's included) to ``SyncBatchNorm``; a Python
+            bool (checked with :func:`~dca_monai.utils.config_flags.require_bool`).
+    """
+    from dca_monai.utils.config_flags import require_bool
+
+    if require_bool("sync_batch_norm", sync_batch_norm):
+        network = nn.SyncBatchNorm.convert_sync_batchnorm(network)
+    return network.to(device)
+
+
+def rank_shard(data: Sequence[Any], seed: int) -> list[Any]:
+    """This rank's part of ``data``: disjoint shuffled shards of equal size (a few items repeat to even them out).
+
+    Every rank caches and augments only its shard; the shuffle is the same on every rank (``seed``).
+
+    Args:
+        data: the training datalist.
+        seed: the run's common seed (not the per-rank seed).
+    """
+    world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    rank = dist.get_rank() if world_size > 1 else 0
+    return partition_dataset(data, num_partitions=world_size, shuffle=True, even_divisible=True, seed=seed)[rank]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -35,3 +36,23 @@ def test_run_outputs_are_ignored(bundle: str) -> None:
     )
     assert sorted(ignored.stdout.split()) == sorted(paths)
     assert (BUNDLES / bundle / ".gitignore").is_file()
+
+
+def expressions(node: object) -> list[str]:
+    """Every ``$`` expression in a parsed JSON config."""
+    if isinstance(node, dict):
+        return [text for value in node.values() for text in expressions(value)]
+    if isinstance(node, list):
+        return [text for value in node for text in expressions(value)]
+    return [node] if isinstance(node, str) and node.startswith("$") else []
+
+
+@pytest.mark.parametrize("bundle", BUNDLE_NAMES)
+def test_configs_are_components_not_code(bundle: str) -> None:
+    # logic lives in named functions and _target_ components of the package, where it is tested
+    long_ones = {}
+    for config in sorted((BUNDLES / bundle / "configs").glob("*.json")):
+        found = [text for text in expressions(json.loads(config.read_text())) if len(text) > 100]
+        if found:
+            long_ones[config.name] = found
+    assert long_ones == {}

@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 import torch.distributed as dist
 
 from dca_monai.utils import distributed
@@ -90,3 +91,29 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_local_device_is_the_cpu_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert distributed.local_device({"LOCAL_RANK": "3"}) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert distributed.local_device({"LOCAL_RANK": "3"}) == torch.device("cuda:3")
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_prepare_ddp_module_converts_batch_norms_only_when_asked(sync: bool) -> None:
+    from dca_monai.nets import DCABasicUNet
+
+    net = DCABasicUNet(spatial_dims=2, features=(8, 8, 16, 16, 32, 8))
+    module = distributed.prepare_ddp_module(net, "cpu", sync)
+    kinds = {type(layer) for layer in module.modules()}
+    assert (torch.nn.SyncBatchNorm in kinds) is sync
+    with pytest.raises(TypeError, match=r"sync_batch_norm=.false."):
+        distributed.prepare_ddp_module(net, "cpu", "false")  # type: ignore[arg-type]
+
+
+def test_rank_shard_without_a_process_group_is_the_whole_list_shuffled() -> None:
+    data = [{"image": str(i)} for i in range(7)]
+    shard = distributed.rank_shard(data, seed=0)
+    assert sorted(item["image"] for item in shard) == [str(i) for i in range(7)]
+    assert shard == distributed.rank_shard(data, seed=0)
