@@ -32,7 +32,7 @@ def test_dice_and_hd95_in_mm_per_class(tmp_path: Path) -> None:
 def test_other_grid_or_class_is_refused(tmp_path: Path) -> None:
     labels = np.zeros((4, 4, 4), np.uint8)
     reference = save(tmp_path / "r.nii.gz", labels)
-    with pytest.raises(ValueError, match="has shape .* but the grid of"):
+    with pytest.raises(ValueError, match=r"has shape .* but the grid of"):
         score_label_maps(save(tmp_path / "p.nii.gz", labels, spacing=3.0), reference, 2)
     labels[0, 0, 0] = 5
     with pytest.raises(ValueError, match=r"holds classes 0\.\.5 but 0\.\.1 were expected"):
