@@ -131,7 +131,7 @@ def run_variant(name: str, folder: str, dca: bool, common: dict[str, object], ou
 
 def run_shipped(series: Path, out: Path) -> VariantResult:
     """Segment the unseen patient's series with the shipped ``models/model.pt`` and the bundle's defaults."""
-    result = VariantResult("shipped model.pt (DCA)")
+    result = VariantResult("shipped model.pt")
     infer_dir = out / "shipped" / "inference"
     overrides = {"bundle_root": BUNDLE, "input_path": series, "output_dir": infer_dir}
     result.infer_seconds = bundle_run(config("inference.json"), overrides)
