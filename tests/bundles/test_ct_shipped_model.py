@@ -29,9 +29,12 @@ SHIPPED = BUNDLE / "models" / "model.pt"
 MODEL_CARD = BUNDLE / "docs" / "README.md"
 MAX_BYTES = 25 * 2**20
 ORGANS = ct_class_names()[1:]
-# per organ: lowest Dice and highest HD95 (mm) accepted on the DICOM patient (model card, "Shipped weights")
-MIN_DICE = {"liver": 0.0, "spleen": 0.0, "stomach": 0.0, "aorta": 0.0, "inferior_vena_cava": 0.0}
-MAX_HD95_MM = {"liver": 1e9, "spleen": 1e9, "stomach": 1e9, "aorta": 1e9, "inferior_vena_cava": 1e9}
+# measured with the shipped weights (model card, Results): Dice liver 0.561, spleen 0.019, stomach 0.000,
+# aorta 0.662, vena cava 0.000; HD95 liver 113.7, spleen 163.8, stomach 93.6, aorta 125.4 mm, vena cava none.
+# The model misses the targets (liver 0.90, spleen 0.80, aorta 0.75, stomach and vena cava 0.60), so
+# these guard the organs it does find against a regression, a little below the measured figures.
+MIN_DICE = {"liver": 0.5, "aorta": 0.6}
+MAX_HD95_MM = {"liver": 130.0, "aorta": 140.0}
 
 
 def test_shipped_weights_match_the_model_card_and_the_metadata() -> None:
@@ -67,5 +70,6 @@ def test_shipped_model_segments_the_unseen_dicom_patient(tmp_path: Path) -> None
     scores = score_label_maps(tmp_path / "out" / "test_000_seg.nii.gz", case["label"], len(ORGANS) + 1)
     report = {organ: (round(d, 3), round(h, 1)) for organ, d, h in zip(ORGANS, scores.dice, scores.hd95)}
     for organ, dice, hd95 in zip(ORGANS, scores.dice, scores.hd95):
-        assert dice >= MIN_DICE[organ], report
-        assert hd95 <= MAX_HD95_MM[organ], report
+        assert dice >= MIN_DICE.get(organ, 0.0), report
+        if organ in MAX_HD95_MM:
+            assert hd95 <= MAX_HD95_MM[organ], report
