@@ -8,7 +8,7 @@ Loads ``bundles/brain_mri_dca_segmentation`` configs as ``python -m monai.bundle
 - sliding-window inference seconds per volume (``inferer`` of ``inference.json`` on the held-out
   test volumes, median),
 - peak memory of one training iteration (CUDA: ``max_memory_allocated``; CPU: peak resident set
-  of a fresh subprocess during the iteration, above its resident set before it; see ``peak_rss.py``).
+  of a fresh subprocess during the iteration, above its resident set before it; see ``dca_monai.utils.peak_rss``).
 
     python scripts/bench_bundle.py [--epochs 3] [--dataset-dir outputs/bench_dataset] [--override key=value ...]
 """
@@ -29,7 +29,8 @@ from typing import Any
 import torch
 from ignite.engine import Events
 from monai.bundle import ConfigParser
-from peak_rss import peak_rss_bytes
+
+from dca_monai.utils.peak_rss import peak_rss_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_dca_segmentation"

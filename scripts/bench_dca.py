@@ -9,12 +9,15 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --pooling-only       # token pooling: averaging matrices vs adaptive pooling
     python scripts/bench_dca.py --tail               # fused vs unfused residual + batch norm + ReLU
     python scripts/bench_dca.py --upsampling-only    # separable_upsample vs F.interpolate
+    python scripts/bench_dca.py --token-budget       # automatic token_pool vs the paper's grid, 3D 128^3 and 192^3
+    python scripts/bench_dca.py --gemms              # every GEMM of the DCA block: layout, subnormals, GFLOP/s
+    python scripts/bench_dca.py --bf16 --cases 2d224  # bfloat16 autocast vs float32 step time on the CPU
 
 Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
 measurements after one warm-up; forward in eval mode under ``no_grad``, forward+backward in train
 mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash attention counted. Peak
 memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set of a fresh subprocess during
-one forward+backward, above its resident set just before (``peak_rss.py``).
+one forward+backward, above its resident set just before (``dca_monai.utils.peak_rss``).
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ import json
 import statistics
 import subprocess
 import sys
+import unittest.mock
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import torch
 import torch.nn.functional as F
-from peak_rss import peak_rss_bytes
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils import benchmark
@@ -42,6 +45,8 @@ from dca_monai.blocks import DualCrossAttention
 from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.nets.registry import DCA_NETS, dca_net_spec
+from dca_monai.utils.attention_gemms import cpu_model, print_gemm_table, record_gemms
+from dca_monai.utils.peak_rss import peak_rss_bytes
 
 CASES = {
     # name: (spatial_dims, size, batch)
@@ -145,6 +150,8 @@ def peak_memory_child(spec: dict) -> None:
         run = _forward_backward(model, x)
     elif spec["kind"] == "tail":
         run = tail_block_work(spec["case"], spec["fused"])
+    elif spec["kind"] == "budget":
+        run = budget_block_work(spec["size"], spec["pool"], train=True)
     else:
         model, skips = block_and_skips(spec["size"])
         run = block_work(model, skips, spec["mode"], spec["naive"])
@@ -402,6 +409,118 @@ def bench_upsampling(repeats: int) -> None:
         sys.stdout.flush()
 
 
+# input sizes of the 3D BasicUNet whose skips (32, 32, 64, 128 channels at strides 1, 2, 4, 8) the block refines
+BUDGET_SIZES = (128, 192)
+BUDGET_CHANNELS = (32, 32, 64, 128)
+
+
+def budget_block_work(size: int, pool: int | None, train: bool, device: str = "cpu") -> Callable[[], None]:
+    """One forward (eval, ``no_grad``) or forward+backward (train) of the DCA block on a 3D BasicUNet's skips."""
+    torch.manual_seed(0)
+    skips = [torch.rand(1, c, *[size // 2**i] * 3, device=device) for i, c in enumerate(BUDGET_CHANNELS)]
+    block = DualCrossAttention(3, BUDGET_CHANNELS, token_pool=pool).to(device)
+
+    def run() -> None:
+        if train:
+            sum(o.sum() for o in block.train()(skips)).backward()
+            block.zero_grad(set_to_none=True)
+        else:
+            with torch.no_grad():
+                block.eval()(skips)
+
+
+def bench_gemms(cases: list[str], plain_softmax: bool) -> None:
+    """Every GEMM of one DCA block forward+backward (train mode), with operand layouts and achieved GFLOP/s.
+
+    With ``plain_softmax`` the channel attention uses ``torch.softmax`` (as before issue 20), whose
+    subnormal probabilities and gradients show in the ``subnormal`` column.
+    """
+    print(f"\nGEMMs of one DCA block forward+backward, CPU, {torch.get_num_threads()} threads")
+    patch = (
+        unittest.mock.patch(
+            "dca_monai.blocks.channel_cross_attention.softmax_without_subnormals",
+            lambda logits: torch.softmax(logits, dim=-1),
+        )
+        if plain_softmax
+        else contextlib.nullcontext()
+    )
+    for case in cases:
+        spatial_dims, size, batch, channels = POOLING_CASES[case]
+        torch.manual_seed(0)
+        skips = [torch.rand(batch, c, *[size // 2**i] * spatial_dims) for i, c in enumerate(channels)]
+        block = DualCrossAttention(spatial_dims, channels).train()
+        print(f"\n{case}, batch {batch}, skips {list(channels)}, {'torch.softmax' if plain_softmax else 'ours'}")
+        with patch:
+            calls = record_gemms(lambda block=block, skips=skips: sum(o.sum() for o in block(skips)))
+        slow = print_gemm_table(calls)
+        print(f"{len(slow)} GEMM(s) below a quarter of the machine's rate" if slow else "no slow GEMM")
+        sys.stdout.flush()
+
+
+def _autocast_step(model: nn.Module, x: torch.Tensor, amp: bool) -> Callable[[], None]:
+    def run() -> None:
+        model.train()
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(x)
+        (out[0] if isinstance(out, (list, tuple)) else out).float().pow(2).mean().backward()
+
+    return run
+
+
+def bench_token_budget(repeats: int, device: torch.device) -> None:
+    """The automatic ``token_pool`` (``None``) against the paper's grid (``token_pool=1``), block alone, same run.
+
+    Per input size of a 3D BasicUNet (the block on its four skips): the token grid each rule gives,
+    forward and forward+backward time (``torch.utils.benchmark``, median of ``repeats`` interleaved
+    measurements) and peak memory of one forward+backward (fresh subprocess on CPU).
+    """
+    print(f"\nToken budget: DCA block on the skips of a 3D BasicUNet {BUDGET_CHANNELS}, batch 1, {device.type}")
+    print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads, {repeats} repeats")
+    header = f"{'input':<8}{'token_pool':<12}{'grid':<12}{'tokens':>8}{'fwd ms':>10}{'x':>6}"
+    print(header + f"{'fwd+bwd ms':>12}{'x':>6}{'peak MiB':>10}{'x':>6}")
+    for size in BUDGET_SIZES:
+        pools = [1, None]
+        grids = []
+        for pool in pools:
+            block = DualCrossAttention(3, BUDGET_CHANNELS, token_pool=pool)
+            grids.append(block.token_grid([torch.zeros(()).expand(1, 1, *[size // 8] * 3)]))
+        fwd = interleaved_medians([budget_block_work(size, p, False, device.type) for p in pools], repeats, device, 0)
+        train = interleaved_medians([budget_block_work(size, p, True, device.type) for p in pools], repeats, device, 0)
+        memory = [
+            peak_memory(
+                {"kind": "budget", "size": size, "pool": pool},
+                device,
+                lambda pool=pool, size=size: budget_block_work(size, pool, True, device.type),
+            )
+            for pool in pools
+        ]
+        for i, (pool, grid) in enumerate(zip(pools, grids)):
+            label = "1 (paper)" if pool == 1 else "auto"
+            print(
+                f"{f'{size}^3':<8}{label:<12}{'x'.join(map(str, grid)):<12}{grid[0] * grid[1] * grid[2]:>8}"
+                f"{fwd[i] * 1e3:>10.0f}{fwd[i] / fwd[0]:>6.2f}{train[i] * 1e3:>12.0f}{train[i] / train[0]:>6.2f}"
+                f"{memory[i]:>10.0f}{memory[i] / memory[0]:>6.2f}"
+            )
+
+
+def bench_bf16(repeats: int, cases: list[str]) -> None:
+    """Forward+backward (train) in float32 and under ``torch.autocast("cpu", bfloat16)``, parent and DCA, same run."""
+    cpu = torch.device("cpu")
+    print(f"\nbfloat16 autocast vs float32, forward+backward, CPU, {torch.get_num_threads()} threads")
+    print(f"{'case':<8}{'model':<16}{'fp32 ms':>10}{'bf16 ms':>10}{'bf16/fp32':>11}")
+    for case in cases:
+        spatial_dims, size, batch = CASES[case]
+        x = torch.rand(batch, 1, *[size] * spatial_dims)
+        models = [variant.build() for variant in variants("DCABasicUNet", spatial_dims, case)[:2]]
+        runs = [_autocast_step(m, x, amp) for m in models for amp in (False, True)]
+        times = interleaved_medians(runs, repeats, cpu)
+        for i, model in enumerate(models):
+            fp32, bf16 = times[2 * i] * 1e3, times[2 * i + 1] * 1e3
+            print(f"{case:<8}{type(model).__name__:<16}{fp32:>10.0f}{bf16:>10.0f}{bf16 / fp32:>11.2f}")
+        sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -412,13 +531,25 @@ def main() -> None:
     parser.add_argument("--pooling-only", action="store_true", help="only the token pooling comparison")
     parser.add_argument("--tail", action="store_true", help="only fused vs unfused residual + batch norm + ReLU")
     parser.add_argument("--upsampling-only", action="store_true", help="only separable_upsample vs F.interpolate")
+    parser.add_argument(
+        "--token-budget", action="store_true", help="only the automatic token_pool vs the paper's grid (3D block)"
+    )
+    parser.add_argument("--gemms", action="store_true", help="only the DCA block's GEMMs: layout, GFLOP/s")
+    parser.add_argument("--bf16", action="store_true", help="only bfloat16 autocast vs float32 step time")
+    parser.add_argument("--plain-softmax", action="store_true", help="with --gemms: torch.softmax in CCA")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         peak_memory_child(json.loads(args.child))
         return
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    print(f"torch {torch.__version__}, CPU {cpu_model()}, {torch.get_num_threads()} threads, device {device}")
+    if args.bf16:
+        bench_bf16(args.repeats, args.cases)
+        return
+    if args.gemms:
+        bench_gemms([c for c in args.cases if c in POOLING_CASES] or list(POOLING_CASES), args.plain_softmax)
+        return
     if args.tail:
         bench_tail(args.repeats, [c for c in args.cases if c in POOLING_CASES] or list(POOLING_CASES))
         return
@@ -427,6 +558,9 @@ def main() -> None:
         return
     if args.upsampling_only:
         bench_upsampling(args.repeats)
+        return
+    if args.token_budget:
+        bench_token_budget(args.repeats, device)
         return
     if not args.block_memory_only:
         for case in args.cases:

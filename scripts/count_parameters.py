@@ -2,10 +2,12 @@
 
 The networks and their typical configurations are the rows of ``dca_monai.nets.registry.DCA_NETS``.
 
-python scripts/count_parameters.py
+python scripts/count_parameters.py [--nets DCABasicUNet DCADynUNet ...]
 """
 
 from __future__ import annotations
+
+import argparse
 
 from torch import nn
 
@@ -17,9 +19,13 @@ def count(module: nn.Module) -> int:
 
 
 def main() -> None:
+    names = [spec.name for spec in DCA_NETS]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nets", nargs="+", default=names, choices=names, help="rows to count (default: all)")
+    args = parser.parse_args()
     print("| network | configuration | parent | with DCA | overhead |")
     print("|---|---|---:|---:|---:|")
-    for spec in DCA_NETS:
+    for spec in (spec for spec in DCA_NETS if spec.name in args.nets):
         for kwargs in spec.typical:
             parent, variant = count(spec.parent(**kwargs)), count(spec.net(**kwargs))
             dims = kwargs.get("spatial_dims", 3)

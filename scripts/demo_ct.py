@@ -28,7 +28,8 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from bundle_command import bundle_run, config_file
+
+from dca_monai.utils.bundle_command import config_file_arg, run_bundle_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "ct_dca_segmentation"
@@ -91,7 +92,12 @@ class VariantResult:
 
 
 def config(*names: str) -> str:
-    return config_file(BUNDLE, *names)
+    return config_file_arg(BUNDLE, *names)
+
+
+def bundle_run(config_file: str, overrides: dict[str, object]) -> float:
+    """Run one bundle command from the repository root; stop the demo if it fails."""
+    return run_bundle_command(config_file, overrides, cwd=REPO_ROOT)
 
 
 def seg_matches_label(seg_path: Path, series_dir: Path, label_path: Path) -> bool:

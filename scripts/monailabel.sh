@@ -4,6 +4,9 @@
 #
 #   bash scripts/monailabel.sh [--host 127.0.0.1] [--port 8000] [--studies DIR] [--app-dir DIR]
 #                              [--bundles brain_mri_dca_segmentation,ct_dca_segmentation] [--setup-only] [--refresh]
+#                              [--pacs [URL]]
+# --pacs serves the studies of a PACS over DICOMweb (default http://127.0.0.1:8042/dicom-web, the Orthanc of
+# scripts/pacs.sh) through dca_monai.monailabel.pacs_app; see docs/pacs.md.
 # A bundle is copied into the app once; edit the app's copy to tune it, or pass --refresh to copy the
 # repository's configs again (its models/ and training output are kept).
 #
@@ -22,10 +25,11 @@ APP_DIR="$REPO/outputs/monailabel/apps/monaibundle"
 BUNDLES="brain_mri_dca_segmentation,ct_dca_segmentation"
 SETUP_ONLY=0
 REFRESH=0
+PACS=""
 VENV=${MONAILABEL_VENV:-$REPO/.venv-monailabel}
 PYTHON=${PYTHON:-python3}
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --host) HOST=$2; shift 2 ;;
@@ -35,6 +39,9 @@ while [ $# -gt 0 ]; do
     --bundles) BUNDLES=$2; shift 2 ;;
     --setup-only) SETUP_ONLY=1; shift ;;
     --refresh) REFRESH=1; shift ;;
+    --pacs) PACS=http://127.0.0.1:8042/dicom-web; shift
+      case "${1:-}" in http://*|https://*) PACS=$1; shift ;; esac ;;
+    --pacs=*) PACS=${1#--pacs=}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "scripts/monailabel.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -88,9 +95,35 @@ done
 echo "[monailabel.sh] app ready at $APP_DIR with models: $BUNDLES"
 [ "$SETUP_ONLY" = 1 ] && exit 0
 
+CONF=(--conf models "$BUNDLES" --conf zoo_source github --conf sam2 false)
+if [ -n "$PACS" ]; then
+  [ -z "$STUDIES" ] || { echo "scripts/monailabel.sh: give --studies DIR or --pacs URL, not both" >&2; exit 2; }
+  STUDIES=$PACS
+  # main.py becomes the monaibundle app with dca_monai's PACS datastore; monaibundle_main.py keeps the original
+  if ! grep -q DCAMonaiPacsApp "$APP_DIR/main.py"; then
+    mv "$APP_DIR/main.py" "$APP_DIR/monaibundle_main.py"
+    cat > "$APP_DIR/main.py.tmp" <<'EOF'
+"""The monaibundle app (monaibundle_main.py) with dca_monai's PACS datastore; written by scripts/monailabel.sh --pacs."""
+
+import monaibundle_main
+from monailabel.interfaces.app import MONAILabelApp
+
+from dca_monai.monailabel.pacs_app import PacsAppMixin
+
+
+class DCAMonaiPacsApp(PacsAppMixin, monaibundle_main.MyApp, MONAILabelApp):
+    """MONAI Label takes the class of main.py whose direct bases include MONAILabelApp."""
+EOF
+    mv "$APP_DIR/main.py.tmp" "$APP_DIR/main.py"
+  fi
+  PACS_MODEL=${BUNDLE_LIST[0]}
+  for bundle in "${BUNDLE_LIST[@]}"; do [ "$bundle" = ct_dca_segmentation ] && PACS_MODEL=$bundle; done
+  CONF+=(--conf pacs_model "$PACS_MODEL")
+  # downloaded series and their NIfTI conversions, beside the app unless set
+  export MONAI_LABEL_DICOMWEB_CACHE_PATH=${MONAI_LABEL_DICOMWEB_CACHE_PATH:-$(dirname "$APP_DIR")/dicomweb-cache}
+fi
 if [ -z "$STUDIES" ]; then
-  echo "scripts/monailabel.sh: --studies DIR is required to start the server (a folder of images, e.g. *.nii.gz)" >&2
+  echo "scripts/monailabel.sh: --studies DIR or --pacs [URL] is required to start the server (a folder of images, e.g. *.nii.gz, or a PACS)" >&2
   exit 2
 fi
-exec "$VENV/bin/monailabel" start_server --app "$APP_DIR" --studies "$STUDIES" --host "$HOST" --port "$PORT" \
-  --conf models "$BUNDLES" --conf zoo_source github --conf sam2 false
+exec "$VENV/bin/monailabel" start_server --app "$APP_DIR" --studies "$STUDIES" --host "$HOST" --port "$PORT" "${CONF[@]}"

@@ -22,5 +22,33 @@ if [ ! -f /usr/share/mricron/templates/ch2bet.nii.gz ] && [ -z "${DCA_MONAI_COLI
       "tests and demo step need ch2.nii.gz and ch2bet.nii.gz: install the package or set DCA_MONAI_COLIN27_DIR" >&2
   fi
 fi
+# ITK's example T1 and brain mask, the second held-out real scan of the brain bundle (dca_monai.apps.itk_brain_t1)
+if [ ! -f /usr/share/doc/insighttoolkit5-examples/examples/Data/KmeansTest_T1UCharRaw.nii.gz ] \
+  && [ -z "${DCA_MONAI_ITK_T1_DIR:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+    $SUDO apt-get install -y -qq --no-install-recommends insighttoolkit5-examples >/dev/null 2>&1 \
+      || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends insighttoolkit5-examples >/dev/null; } \
+      || echo "setup_env.sh: apt-get could not install insighttoolkit5-examples (ITK T1); its real-scan tests and demo step will fail" >&2
+  else
+    echo "setup_env.sh: apt-get not found, so ITK's example T1 (Debian package insighttoolkit5-examples) was not" \
+      "installed; the real-scan tests and demo step need it: install the package or set DCA_MONAI_ITK_T1_DIR" >&2
+  fi
+fi
 # the real CT example files of TotalSegmentator's source distribution (embedded CT dataset); skipped once fetched
 .venv/bin/python -m dca_monai.apps.totalsegmentator_examples fetch
+# the PACS loop (scripts/pacs.sh, tests/scripts/test_pacs.py): Orthanc with DICOMweb, and a headless Chromium for OHIF
+if ! command -v Orthanc >/dev/null 2>&1 || [ ! -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] \
+  || ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+    PACS_PACKAGES="orthanc orthanc-dicomweb chromium"
+    # shellcheck disable=SC2086 # a list of package names
+    $SUDO apt-get install -y -qq $PACS_PACKAGES >/dev/null 2>&1 \
+      || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $PACS_PACKAGES >/dev/null; } \
+      || echo "setup_env.sh: apt-get could not install $PACS_PACKAGES; tests/scripts/test_pacs.py will fail" >&2
+  else
+    echo "setup_env.sh: apt-get not found, so Orthanc and Chromium (Debian orthanc, orthanc-dicomweb, chromium)" \
+      "were not installed; tests/scripts/test_pacs.py needs them" >&2
+  fi
+fi

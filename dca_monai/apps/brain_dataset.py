@@ -9,13 +9,26 @@ segments real patients.
 Each case is a brain-extracted T1 image (``int16``, arbitrary scanner-like units) and a label map
 (``uint8``): 0 background, 1 CSF, 2 grey matter, 3 white matter; see
 :func:`~dca_monai.apps.tissue_labels.derive_tissue_labels` for how labels come from the templates.
-The template is cropped to the brain with a 16 mm margin, resampled to ``spacing`` mm (2 mm gives
-89 x 107 x 94 voxels) and then, per case, given seeded MONAI augmentations: an elastic
-deformation with rotation, scaling and translation applied jointly to image (bilinear) and label
-(nearest), then a gamma contrast change, a smooth bias field, Gaussian noise and a global
-intensity scale on the image. Last, the image is set to exactly zero outside the brain (label 0),
-as a skull-stripped scan is: the noise floor stays inside the brain only, so training cases and
-real brain-extracted scans share the same background.
+The template is cropped to the brain with a 22 mm margin and resampled to ``spacing`` mm (2 mm
+gives 95 x 113 x 100 voxels). Per case, seeded:
+
+1. more CSF than the template's own mask and maps hold
+   (:func:`~dca_monai.apps.tissue_synthesis.extend_csf`): a shell of 0-6 mm of extra-cerebral CSF
+   outside the template's mask, as a real brain mask that keeps the CSF around the brain has, and
+   the grey-matter voxels darker than a point 35-65% of the way from the CSF to the grey-matter
+   median intensity (sulcal CSF that averaging 152 brains blurred into grey matter);
+2. the image: in ``synthetic_fraction`` of the training cases one drawn from the labels alone with
+   random per-class intensities, contrasts and blur, in the manner of SynthSeg
+   (:func:`~dca_monai.apps.tissue_synthesis.synthetic_tissue_image`), so that labels follow
+   anatomy rather than one template's intensities; otherwise (and always for validation and test)
+   the template's T1, its new CSF shell filled with CSF-like values;
+3. MONAI augmentations: an elastic deformation with rotation, scaling and translation applied
+   jointly to image (bilinear) and label (nearest), then a gamma contrast change, a smooth bias
+   field, Gaussian noise and a global intensity scale on the image.
+
+Last, the image is set to exactly zero outside the brain (label 0), as a skull-stripped scan is:
+the noise floor stays inside the brain only, so training cases and real brain-extracted scans share
+the same background.
 
 Layout under ``output_dir``::
 
@@ -32,7 +45,7 @@ unchanged.
 Command line::
 
     python -m dca_monai.apps.brain_dataset --output-dir DIR [--num-train 6] [--num-val 2]
-        [--num-test 2] [--spacing 2.0] [--seed 0] [--overwrite]
+        [--num-test 2] [--spacing 2.0] [--seed 0] [--synthetic-fraction 0.5] [--overwrite]
 """
 
 from __future__ import annotations
@@ -60,20 +73,24 @@ from monai.transforms import (
     RandScaleIntensityd,
     Spacingd,
 )
+from scipy import ndimage
 
 from dca_monai.apps.mni152 import MNI152_TEMPLATE_FILES, load_mni152_templates
 from dca_monai.apps.nifti_bytes import nifti_gz_bytes
 from dca_monai.apps.tissue_labels import TISSUE_CLASSES, derive_tissue_labels
+from dca_monai.apps.tissue_synthesis import extend_csf, fill_csf_shell, synthetic_tissue_image
 from dca_monai.utils.atomic_file import write_bytes_atomic
 
 __all__ = ["BUILD_FORMAT", "DATALIST_NAME", "build_brain_dataset", "main"]
 
 DATALIST_NAME = "datalist.json"
-BUILD_FORMAT = 2
+BUILD_FORMAT = 3
 """Version of the build recipe, stored in the datalist: bump it when the output changes."""
 
 _SECTIONS = (("training", "train"), ("validation", "val"), ("test", "test"))
-_MARGIN_MM = 16
+_MARGIN_MM = 22
+_CSF_MARGIN_MM = (0.0, 6.0)  # extra-cerebral CSF shell grown outside the template mask
+_SULCAL_WEIGHT = (0.35, 0.65)  # grey matter darker than this point between CSF and grey matter becomes CSF
 _SCANNER_UNITS = 1000.0  # image intensities are stored as int16 with the template's white matter near 850
 _REFERENCE_SPACING = 2.0
 
@@ -88,6 +105,7 @@ def build_brain_dataset(
     spacing: float = 2.0,
     seed: int = 0,
     overwrite: bool = False,
+    synthetic_fraction: float = 0.5,
 ) -> Path:
     """Write the demo dataset under ``output_dir`` and return the path of its datalist.
 
@@ -103,6 +121,9 @@ def build_brain_dataset(
             at 2 mm (MONAI's elastic smoothing convolves the whole grid); finer grids need much more.
         seed: seed of all augmentations, a non-negative int.
         overwrite: rebuild even when a matching datalist exists.
+        synthetic_fraction: share of the training cases whose image is drawn from their labels
+            with random per-class intensities (:func:`~dca_monai.apps.tissue_synthesis.synthetic_tissue_image`)
+            instead of the template's, in ``[0, 1]``; validation and test cases keep the template's.
 
     Returns:
         Path of ``datalist.json``; its image and label paths are relative to its folder.
@@ -117,6 +138,10 @@ def build_brain_dataset(
     _check_int("seed", seed, minimum=0)
     if isinstance(spacing, bool) or not isinstance(spacing, (int, float)) or not 1.5 <= spacing <= 8.0:
         raise ValueError(f"spacing={spacing!r} but a value in [1.5, 8] mm was expected")
+    if isinstance(synthetic_fraction, bool) or not isinstance(synthetic_fraction, (int, float)):
+        raise ValueError(f"synthetic_fraction={synthetic_fraction!r} but a number in [0, 1] was expected")
+    if not 0.0 <= synthetic_fraction <= 1.0:
+        raise ValueError(f"synthetic_fraction={synthetic_fraction!r} but a number in [0, 1] was expected")
 
     output_dir = Path(output_dir)
     datalist_path = output_dir / DATALIST_NAME
@@ -128,6 +153,7 @@ def build_brain_dataset(
         "num_test": num_test,
         "spacing": float(spacing),
         "seed": seed,
+        "synthetic_fraction": float(synthetic_fraction),
     }
     if not overwrite and _is_built(datalist_path, build):
         logger.info("%s is up to date, not rebuilding", datalist_path)
@@ -148,7 +174,9 @@ def build_brain_dataset(
             for case_index in range(counts[section]):
                 case_seed = np.random.SeedSequence([seed, section_index, case_index]).generate_state(1)[0]
                 augment.set_random_state(seed=int(case_seed))
-                case = augment({"image": base["image"].clone(), "label": base["label"].clone()})
+                rng = np.random.default_rng(case_seed)
+                synthetic = bool(rng.random() < synthetic_fraction) and section == "training"
+                case = augment(_case_tissues(base, rng, synthetic))
                 name = f"{prefix}_{case_index:03d}.nii.gz"
                 image = np.clip(np.rint(case["image"][0].numpy() * _SCANNER_UNITS), 0, np.iinfo(np.int16).max)
                 label = case["label"][0].numpy().astype(np.uint8)
@@ -210,8 +238,11 @@ def _is_built(datalist_path: Path, build: dict[str, Any]) -> bool:
         return False
 
 
-def _base_case(spacing: float) -> dict[str, MetaTensor]:
-    """The template cropped to the brain and resampled: image ``(1, *S)`` float, label ``(1, *S)`` uint8."""
+def _base_case(spacing: float) -> dict[str, Any]:
+    """The template cropped to the brain and resampled: image ``(1, *S)`` float, label ``(1, *S)`` uint8.
+
+    ``"outside_mm"`` holds each voxel's distance in mm to the brain, ``S``.
+    """
     templates = load_mni152_templates()
     labels = derive_tissue_labels(templates.t1, templates.gm, templates.wm)
     affine = torch.as_tensor(templates.affine)
@@ -231,7 +262,20 @@ def _base_case(spacing: float) -> dict[str, MetaTensor]:
     base["label"] = MetaTensor(
         torch.argmax(base["label"].as_tensor(), dim=0, keepdim=True).to(torch.uint8), affine=base["image"].affine
     )
+    base["outside_mm"] = ndimage.distance_transform_edt(base["label"][0].numpy() == 0, sampling=spacing)
     return base
+
+
+def _case_tissues(base: dict[str, MetaTensor], rng: np.random.Generator, synthetic: bool) -> dict[str, MetaTensor]:
+    """The case's labels with more CSF (shell and sulci) and its image: the template's or a synthetic one."""
+    t1, labels = base["image"][0].numpy(), base["label"][0].numpy()
+    extended = extend_csf(labels, t1, base["outside_mm"], rng.uniform(*_CSF_MARGIN_MM), rng.uniform(*_SULCAL_WEIGHT))
+    image = synthetic_tissue_image(extended, rng) if synthetic else fill_csf_shell(t1, labels, extended, rng)
+    affine = base["image"].affine
+    return {
+        "image": MetaTensor(torch.from_numpy(image)[None], affine=affine),
+        "label": MetaTensor(torch.from_numpy(extended)[None], affine=affine),
+    }
 
 
 def _case_augmentation(spacing: float) -> Compose:
@@ -275,10 +319,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spacing", type=float, default=2.0, help="voxel size in mm (default 2.0)")
     parser.add_argument("--seed", type=int, default=0, help="augmentation seed (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="rebuild even if a matching datalist exists")
+    parser.add_argument(
+        "--synthetic-fraction", type=float, default=0.5, help="share of training cases with synthetic intensities"
+    )
     args = parser.parse_args(argv)
     try:
         datalist = build_brain_dataset(
-            args.output_dir, args.num_train, args.num_val, args.num_test, args.spacing, args.seed, args.overwrite
+            args.output_dir,
+            args.num_train,
+            args.num_val,
+            args.num_test,
+            args.spacing,
+            args.seed,
+            args.overwrite,
+            args.synthetic_fraction,
         )
     except ValueError as error:
         parser.error(str(error))

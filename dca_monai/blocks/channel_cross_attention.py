@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dca_monai.blocks.attention_precision import autocast_device, softmax_without_subnormals
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
 __all__ = ["ChannelCrossAttention"]
@@ -49,6 +50,11 @@ class ChannelCrossAttention(nn.Module):
             init_channel_affine(parameter)
 
     def forward(self, normed: torch.Tensor) -> torch.Tensor:
+        if not torch.jit.is_scripting() and self._autocasting(normed):
+            return self._forward_float32(normed)
+        return self._attend(normed)
+
+    def _attend(self, normed: torch.Tensor) -> torch.Tensor:
         batch, tokens, total = normed.shape
         queries = (normed * self.query_weight + self.query_bias).split(self.stage_channels, dim=-1)
         outputs: list[torch.Tensor] = []
@@ -56,11 +62,28 @@ class ChannelCrossAttention(nn.Module):
             channels = self.stage_channels[stage]
             keys = normed * self.key_weight[stage] + self.key_bias[stage]
             values = normed * self.value_weight[stage] + self.value_bias[stage]
-            # (B, N, h*c) -> (B, h, c, N): channels become the attended axis
-            q = queries[stage].reshape(batch, tokens, heads, channels // heads).permute(0, 2, 3, 1)
-            k = keys.reshape(batch, tokens, heads, total // heads).permute(0, 2, 3, 1)
-            v = values.reshape(batch, tokens, heads, total // heads).permute(0, 2, 3, 1)
-            scores = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) * self.scale, dim=-1)
-            attended = torch.matmul(scores, v)  # (B, h, C_l/h, N)
-            outputs.append(attended.permute(0, 3, 1, 2).reshape(batch, tokens, channels))
+            # (B, N, h*c) -> (B, h, N, c), contiguous: every GEMM below reads a row-major operand or its
+            # transpose, the layouts BLAS takes without a copy (the narrow query slice is copied once here)
+            q = queries[stage].reshape(batch, tokens, heads, channels // heads).transpose(1, 2).contiguous()
+            k = keys.reshape(batch, tokens, heads, total // heads).transpose(1, 2).contiguous()
+            v = values.reshape(batch, tokens, heads, total // heads).transpose(1, 2).contiguous()
+            # channels are the attended axis: (B, h, c, N) x (B, h, N, C/h), summed over the N tokens
+            scores = softmax_without_subnormals(torch.matmul(q.transpose(-2, -1), k) * self.scale)
+            attended = torch.matmul(v, scores.transpose(-2, -1))  # (B, h, N, c) = (scores v^T)^T
+            outputs.append(attended.transpose(1, 2).reshape(batch, tokens, channels))
         return torch.cat(outputs, dim=-1) * self.out_weight + self.out_bias
+
+    # type comments, not annotations: TorchScript cannot resolve postponed annotations of unused methods
+    @torch.jit.unused
+    def _autocasting(self, normed):
+        # type: (torch.Tensor) -> bool
+        return autocast_device(normed) is not None
+
+    @torch.jit.unused
+    def _forward_float32(self, normed):
+        # type: (torch.Tensor) -> torch.Tensor
+        """The attention in float32 with autocast off: its logits sum over all N tokens (hundreds of units at
+        N = 784), beyond float16's precision and, for large token grids, its range; the GEMMs are small."""
+        device_type = autocast_device(normed)
+        with torch.autocast(device_type, enabled=False):
+            return self._attend(normed.float())

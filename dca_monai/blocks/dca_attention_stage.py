@@ -19,6 +19,9 @@ __all__ = ["DCAAttentionStage", "StageLayerNorm"]
 class StageLayerNorm(nn.Module):
     """A separate LayerNorm (eps 1e-6) over the channels of every stage.
 
+    Tokens are normalised in the parameters' dtype: under autocast half-precision tokens are normalised
+    in float32 and the output stays float32, as CUDA autocast does for LayerNorm.
+
     Shapes:
         input and output ``(B, N, C)``, the stages' tokens concatenated along channels.
     """
@@ -29,7 +32,8 @@ class StageLayerNorm(nn.Module):
         self.norms = nn.ModuleList([nn.LayerNorm(channels, eps=eps) for channels in layout.channels])
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        parts = tokens.split(self.stage_channels, dim=-1)
+        # statistics in the parameters' dtype: float32 under autocast (CPU autocast would run LayerNorm in bf16)
+        parts = tokens.to(self.norms[0].weight.dtype).split(self.stage_channels, dim=-1)
         normed: list[torch.Tensor] = []
         for stage, norm in enumerate(self.norms):
             normed.append(norm(parts[stage]))

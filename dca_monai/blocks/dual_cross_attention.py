@@ -1,4 +1,4 @@
-"""The Dual Cross-Attention (DCA) module for 2D and 3D skip connections."""
+"""The Dual Cross-Attention (DCA) module for 1D, 2D and 3D skip connections."""
 
 from __future__ import annotations
 
@@ -17,7 +17,22 @@ from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
-__all__ = ["DCA", "DualCrossAttention"]
+__all__ = ["DCA", "TOKEN_BUDGET", "DualCrossAttention", "max_grid_cells"]
+
+# the most tokens an automatic token grid holds: 64^2 in 2D, 16^3 in 3D; the paper's grids (28^2 at 2D 224,
+# 12^3 at 3D 96^3 with four skips) and 16^3 at 3D 128^3 fit unpooled
+TOKEN_BUDGET = 4096
+
+
+def max_grid_cells(spatial_dims: int) -> int:
+    """Cells per axis of an automatic token grid: the largest ``n`` with ``n ** spatial_dims <= TOKEN_BUDGET``.
+
+    4096 in 1D, 64 in 2D, 16 in 3D.
+    """
+    cells = 1
+    while (cells + 1) ** spatial_dims <= TOKEN_BUDGET:
+        cells += 1
+    return cells
 
 
 class DualCrossAttention(nn.Module):
@@ -52,6 +67,14 @@ class DualCrossAttention(nn.Module):
       values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact).
     - Norm and activation after the residual are configurable (default batch norm + ReLU, as
       the paper).
+    - Defaults that work for every network (``docs/dca-spec.md``, "Deviations"): unset head counts
+      (``None``) take the paper's 4 spatial / 1 channel head wherever they divide the channels and
+      otherwise the largest count below that does; an unset ``token_pool`` (``None``) keeps the
+      coarsest skip's grid while it has at most 64 cells per axis in 2D or 16 in 3D
+      (:data:`TOKEN_BUDGET` = 4096 tokens) and pools each longer axis by the smallest factor that
+      brings it within that, so the attention's cost stays bounded at any input size. The paper's
+      configurations (widths 32..512 at 2D 224) resolve to exactly the paper's heads and grid.
+    - 1D skips work too (the maths does not depend on the number of axes): linear interpolation.
     - With ``fused_tail=True`` and the default batch norm + ReLU, in eager mode on CPU, residual
       add, norm and activation run as one autograd step
       (:func:`~dca_monai.blocks.residual_batch_norm_relu.residual_batch_norm_relu`) that keeps one
@@ -62,18 +85,30 @@ class DualCrossAttention(nn.Module):
       ``ADN`` modules (``output_adn``; the state dict is the same either way).
 
     Args:
-        spatial_dims: number of spatial dimensions, 2 or 3.
+        spatial_dims: number of spatial dimensions, 1, 2 or 3.
         skip_channels: channels of each skip stage, ordered fine to coarse.
         n_blocks: number of stacked :class:`~dca_monai.blocks.DCAAttentionStage` (channel then spatial
             cross-attention; paper: 1), kept in ``blocks``.
-        channel_heads: channel-attention heads, an int or one per stage (paper: 1).
-        spatial_heads: spatial-attention heads, an int or one per stage (paper: 4). Each head
-            count must divide the stage's channels and the total ``sum(skip_channels)``.
+        channel_heads: channel-attention heads, an int or one per stage (paper: 1). ``None``
+            (default): automatic, see ``spatial_heads`` (always 1, which divides every count).
+        spatial_heads: spatial-attention heads, an int or one per stage (paper: 4). An explicit
+            head count must divide the stage's channels and the total ``sum(skip_channels)``.
+            ``None`` (default): per stage the paper's 4 where it divides both, else the largest
+            count below 4 that does (:func:`~dca_monai.blocks.stage_layout.automatic_heads`);
+            the resolved counts are in ``spatial_heads`` / ``channel_heads`` after construction.
         channel_attention: use channel cross-attention (paper ablation switch).
         spatial_attention: use spatial cross-attention (paper ablation switch).
         token_pool: the token grid is the coarsest skip's size divided (floor, at least 1) by
             this factor, an int or one per spatial axis; 1 is the paper's grid, 2 cuts the
-            number of tokens by ``2**spatial_dims`` for big 3D patches.
+            number of tokens by ``2**spatial_dims`` for big 3D patches. ``None`` (default):
+            chosen per axis at every forward from the coarsest skip's size ``s``, the smallest
+            factor ``ceil(s / max_grid_cells(spatial_dims))`` that leaves at most 64 cells (2D),
+            16 (3D) or 4096 (1D), so the grid holds at most :data:`TOKEN_BUDGET` tokens (1 up to
+            those sizes: the paper's grid). Pure integer arithmetic, so a scripted or traced graph
+            (and the TorchScript-based ONNX export) recomputes it for every input size; under
+            ``torch.export`` (whose shape solver fails on a size divided by a size) the factor of
+            the example input is kept, and the exported program's range constraints admit only
+            the sizes with that factor (for 1, a coarsest skip of up to 64 cells per axis in 2D, 16 in 3D).
         norm: feature normalisation after the residual, a MONAI ``Norm`` name or ``(name, args)``;
             ``None`` for none.
         act: activation after the norm, a MONAI ``Act`` name or ``(name, args)``; ``None`` for none.
@@ -102,29 +137,28 @@ class DualCrossAttention(nn.Module):
         spatial_dims: int,
         skip_channels: Sequence[int],
         n_blocks: int = 1,
-        channel_heads: int | Sequence[int] = 1,
-        spatial_heads: int | Sequence[int] = 4,
+        channel_heads: int | Sequence[int] | None = None,
+        spatial_heads: int | Sequence[int] | None = None,
         channel_attention: bool = True,
         spatial_attention: bool = True,
-        token_pool: int | Sequence[int] = 1,
+        token_pool: int | Sequence[int] | None = None,
         norm: tuple | str | None = "batch",
         act: tuple | str | None = ("relu", {"inplace": True}),
         fused_tail: bool = False,
     ) -> None:
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"spatial_dims={spatial_dims!r} but 2 or 3 was expected")
+        if spatial_dims not in (1, 2, 3):
+            raise ValueError(f"spatial_dims={spatial_dims!r} but 1, 2 or 3 was expected")
         if not isinstance(n_blocks, int) or n_blocks < 0:
             raise ValueError(f"n_blocks={n_blocks!r} but a non-negative int was expected")
-        pool = (token_pool,) * spatial_dims if isinstance(token_pool, int) else tuple(token_pool)
-        if len(pool) != spatial_dims or any(not isinstance(p, int) or p < 1 for p in pool):
-            raise ValueError(
-                f"token_pool={token_pool!r} but a positive int or {spatial_dims} positive ints were expected"
-            )
         layout = StageLayout.build(skip_channels, channel_heads, spatial_heads)
         self.spatial_dims = spatial_dims
         self.skip_channels = list(layout.channels)
-        self.token_pool = list(pool)
+        self.channel_heads = list(layout.channel_heads)
+        self.spatial_heads = list(layout.spatial_heads)
+        # None: automatic per forward (token_grid); TorchScript compiles only the branch for this instance
+        self.token_pool = None if token_pool is None else _explicit_token_pool(token_pool, spatial_dims)
+        self.max_grid_cells = max_grid_cells(spatial_dims)
         self.fused_tail = fused_tail
         # per-channel token maps of all stages side by side (the authors' per-stage 1x1 depthwise convs)
         self.token_weight = nn.Parameter(torch.empty(layout.total_channels))
@@ -143,15 +177,39 @@ class DualCrossAttention(nn.Module):
     def token_grid(self, skips: list[torch.Tensor]) -> list[int]:
         """The token grid ``G`` for these skips: the coarsest skip's size floor-divided by ``token_pool``, at least 1.
 
+        With the automatic ``token_pool`` (``None``) the factor on an axis of size ``s`` is
+        ``ceil(s / max_grid_cells)``, so that axis keeps at most ``max_grid_cells`` cells.
         Written without ``int()``, ``max()`` or comparisons, so a traced or exported graph keeps the
-        grid symbolic (``a + 1 // (a + 1)`` is ``max(a, 1)`` for ``a >= 0``).
+        grid symbolic (``a + 1 // (a + 1)`` is ``max(a, 1)`` for ``a >= 0``). Under ``torch.compile``
+        the grid is ``torch.sym_max(a, 1)`` instead: inductor's range analysis cannot bound
+        ``1 // (a + 1)`` and fails to lower the convolutions on the grid (``ValueRangeError``).
         """
         coarsest = skips[-1].shape[2:]
+        compiling = not torch.jit.is_scripting() and self._compiling()
         grid: list[int] = []
-        for axis, pool in enumerate(self.token_pool):
-            cells = coarsest[axis] // pool
-            grid.append(cells + 1 // (cells + 1))
+        for axis in range(self.spatial_dims):
+            size = coarsest[axis]
+            if self.token_pool is None:
+                pool = (size + self.max_grid_cells - 1) // self.max_grid_cells
+                if _exporting():  # torch.export's shape solver fails on a size divided by a size
+                    pool = int(pool)
+            else:
+                pool = self.token_pool[axis]
+            cells = size // pool
+            grid.append(self._at_least_one(cells) if compiling else cells + 1 // (cells + 1))
         return grid
+
+    @torch.jit.unused
+    def _compiling(self):
+        # type: () -> bool
+        """Whether ``torch.compile`` (dynamo, not ``torch.export``) is tracing this forward."""
+        return torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+
+    @torch.jit.unused
+    def _at_least_one(self, cells):
+        # type: (int) -> int
+        """``max(cells, 1)`` that stays a symbolic size under ``torch.compile(dynamic=True)``."""
+        return torch.sym_max(cells, 1)
 
     def _check_skips(self, skips: list[torch.Tensor]) -> None:
         if len(skips) != len(self.skip_channels):
@@ -183,8 +241,13 @@ class DualCrossAttention(nn.Module):
     def _pool(self, skip: torch.Tensor, grid: list[int]) -> torch.Tensor:
         if capturing_graph():  # adaptive pooling freezes the sizes in traced and exported graphs
             return separable_average_pool(skip, grid)
+        # inductor's adaptive_avg_pool2d lowering compares kernel sizes, which fails for symbolic ones
+        if self.spatial_dims == 2 and not torch.jit.is_scripting() and self._compiling():
+            return separable_average_pool(skip, grid)
         if list(skip.shape[2:]) == grid:
             return skip
+        if self.spatial_dims == 1:
+            return F.adaptive_avg_pool1d(skip, grid)
         if self.spatial_dims == 2:
             return F.adaptive_avg_pool2d(skip, grid)
         return F.adaptive_avg_pool3d(skip, grid)
@@ -230,6 +293,21 @@ class DualCrossAttention(nn.Module):
         # type: (torch.Tensor, torch.Tensor, int) -> torch.Tensor
         """``relu(batch_norm(upsampled + skip))`` with stage ``stage``'s ``output_adn`` parameters, in ``upsampled``."""
         return residual_batch_norm_relu(upsampled, skip, self.output_adn[stage].N)
+
+
+def _exporting() -> bool:
+    if torch.jit.is_scripting():
+        return False
+    return torch.compiler.is_exporting()
+
+
+def _explicit_token_pool(token_pool: int | Sequence[int], spatial_dims: int) -> list[int]:
+    pool = (token_pool,) * spatial_dims if isinstance(token_pool, int) else tuple(token_pool)
+    if len(pool) != spatial_dims or any(not isinstance(p, int) or p < 1 for p in pool):
+        raise ValueError(
+            f"token_pool={token_pool!r} but a positive int or {spatial_dims} positive ints (or None) were expected"
+        )
+    return list(pool)
 
 
 DCA = DualCrossAttention

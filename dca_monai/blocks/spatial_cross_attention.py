@@ -5,20 +5,43 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from dca_monai.blocks.attention_dispatch import plan_spatial_attention
 from dca_monai.blocks.graph_capture import capturing_graph
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
-__all__ = ["MAX_MATERIALISED_SCORES", "SpatialCrossAttention", "attend"]
+__all__ = ["MAX_MATERIALISED_SCORES", "SpatialCrossAttention", "attend", "explicit_attention"]
 
 # largest score tensor (floats, per stage) computed explicitly on CPU; 2**23 floats = 32 MiB
 MAX_MATERIALISED_SCORES = 1 << 23
+
+
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+    """``softmax(q k^T * scale) v`` with the scores materialised; the softmax in float32 for half inputs.
+
+    Args:
+        q: ``(B, h, N, D)``; k: ``(B, h, N, D)``; v: ``(B, h, N, dv)``.
+        scale: score scale.
+
+    Returns:
+        ``(B, h, N, dv)`` in the dtype of ``v``.
+    """
+    logits = torch.matmul(q * scale, k.transpose(-2, -1))
+    # CPU autocast leaves softmax in bfloat16: its sums want float32 (CUDA autocast does this itself)
+    half = logits.dtype == torch.float16 or logits.dtype == torch.bfloat16
+    probabilities = torch.softmax(logits.float() if half else logits, dim=-1)
+    return torch.matmul(probabilities.to(v.dtype), v)
 
 
 def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, max_materialised: int = MAX_MATERIALISED_SCORES
 ) -> torch.Tensor:
     """Multi-head attention ``softmax(q k^T * scale) v`` with values narrower than queries.
+
+    The path (explicit scores or fused SDPA, which backends, what padding) is chosen by
+    :func:`~dca_monai.blocks.attention_dispatch.plan_spatial_attention`; TorchScript keeps the
+    CPU rule (explicit up to ``max_materialised`` floats, else SDPA with padded values).
 
     Args:
         q: queries ``(B, h, N, D)``.
@@ -32,17 +55,41 @@ def attend(
     Returns:
         ``(B, h, N, dv)``.
     """
+    if not torch.jit.is_scripting():
+        return _attend_planned(q, k, v, scale, max_materialised)
     batch, heads, tokens, head_size = q.shape
+    if q.device.type == "cpu" and batch * heads * tokens * k.shape[-2] <= max_materialised:
+        return explicit_attention(q, k, v, scale)
     value_size = v.shape[-1]
-    # a captured graph (trace, export) takes the explicit path at every size, as ONNX spells attention anyway
-    explicit = capturing_graph() or (
-        q.device.type == "cpu" and batch * heads * tokens * k.shape[-2] <= max_materialised
-    )
-    if explicit:
-        return torch.matmul(torch.softmax(torch.matmul(q * scale, k.transpose(-2, -1)), dim=-1), v)
-    # equal head sizes let SDPA pick its fused, memory-O(N) kernel
     padded = F.pad(v, [0, head_size - value_size])
     return F.scaled_dot_product_attention(q, k, padded, scale=scale)[..., :value_size]
+
+
+_BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
+
+
+@torch.jit.unused
+def _attend_planned(q, k, v, scale, max_materialised):
+    # type: (torch.Tensor, torch.Tensor, torch.Tensor, float, int) -> torch.Tensor
+    batch, heads, tokens, head_size = q.shape
+    value_size = v.shape[-1]
+    device_type = q.device.type
+    dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else q.dtype
+    plan = plan_spatial_attention(
+        device_type, dtype, batch, heads, tokens, head_size, value_size, max_materialised, capturing_graph()
+    )
+    if plan.path == "explicit":
+        return explicit_attention(q, k, v, scale)
+    if plan.head_size > head_size:  # zero query/key columns add nothing to q k^T
+        q = F.pad(q, [0, plan.head_size - head_size])
+        k = F.pad(k, [0, plan.head_size - head_size])
+    v = F.pad(v, [0, plan.value_size - value_size])  # zero value columns give zero output columns, dropped
+    if device_type == "cuda":
+        with sdpa_kernel([_BACKENDS[name] for name in plan.backends]):
+            attended = F.scaled_dot_product_attention(q, k, v, scale=scale)
+    else:
+        attended = F.scaled_dot_product_attention(q, k, v, scale=scale)
+    return attended[..., :value_size]
 
 
 class SpatialCrossAttention(nn.Module):

@@ -9,7 +9,22 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["StageLayout", "init_channel_affine"]
+__all__ = ["PAPER_CHANNEL_HEADS", "PAPER_SPATIAL_HEADS", "StageLayout", "automatic_heads", "init_channel_affine"]
+
+# the paper's head counts, which automatic heads (``None``) take wherever they divide the channels
+PAPER_CHANNEL_HEADS = 1
+PAPER_SPATIAL_HEADS = 4
+
+
+def automatic_heads(stage_channels: int, total_channels: int, preferred: int) -> int:
+    """The largest head count up to ``preferred`` that divides both ``stage_channels`` and ``total_channels``.
+
+    ``preferred`` (the paper's count) wherever it divides both, so the paper's configurations keep the
+    paper's heads; otherwise fewer heads, at least 1, which always divides. For example the skips
+    ``(12, 12, 13, 14)`` (total 51) get spatial heads ``(3, 3, 1, 1)``.
+    """
+    common = math.gcd(stage_channels, total_channels)
+    return max(count for count in range(1, preferred + 1) if common % count == 0)
 
 
 def _heads_per_stage(name: str, heads: int | Sequence[int], num_stages: int) -> tuple[int, ...]:
@@ -28,13 +43,15 @@ class StageLayout:
 
     Args:
         channels: channel count of every skip stage, ordered fine to coarse.
-        channel_heads: heads of channel cross-attention, one int for all stages or one per stage.
-        spatial_heads: heads of spatial cross-attention, one int for all stages or one per stage.
+        channel_heads: heads of channel cross-attention, one int for all stages or one per stage, or
+            ``None`` for :func:`automatic_heads` of every stage with the paper's 1 preferred (always 1).
+        spatial_heads: heads of spatial cross-attention, one int for all stages or one per stage, or
+            ``None`` for :func:`automatic_heads` of every stage with the paper's 4 preferred.
 
     Raises:
         ValueError: when there are no stages, a channel count is not positive, the number of
-            heads does not match the number of stages, or a head count does not divide both the
-            stage's channels ``C_l`` and the total ``C = sum(C_l)``.
+            heads does not match the number of stages, or an explicit head count does not divide
+            both the stage's channels ``C_l`` and the total ``C = sum(C_l)``.
     """
 
     channels: tuple[int, ...]
@@ -43,7 +60,10 @@ class StageLayout:
 
     @classmethod
     def build(
-        cls, channels: Sequence[int], channel_heads: int | Sequence[int], spatial_heads: int | Sequence[int]
+        cls,
+        channels: Sequence[int],
+        channel_heads: int | Sequence[int] | None = None,
+        spatial_heads: int | Sequence[int] | None = None,
     ) -> StageLayout:
         channels = tuple(channels)
         if len(channels) == 0:
@@ -51,6 +71,11 @@ class StageLayout:
         for stage, value in enumerate(channels):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"skip_channels[{stage}]={value!r} but a positive int was expected")
+        total = sum(channels)
+        if channel_heads is None:
+            channel_heads = [automatic_heads(c, total, PAPER_CHANNEL_HEADS) for c in channels]
+        if spatial_heads is None:
+            spatial_heads = [automatic_heads(c, total, PAPER_SPATIAL_HEADS) for c in channels]
         layout = cls(
             channels=channels,
             channel_heads=_heads_per_stage("channel_heads", channel_heads, len(channels)),

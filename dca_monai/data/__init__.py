@@ -6,7 +6,7 @@ from __future__ import annotations
 from dca_monai.data.bundle_inputs import image_inputs
 from dca_monai.data.datalist_checks import SectionSummary, check_datalist
 from dca_monai.data.datalist_errors import DatalistError, DatalistProblem, show_datalist_errors_first
-from dca_monai.data.dicom_series import DicomSeries, DicomSeriesError, read_dicom_series
+from dca_monai.data.dicom_series import DicomSeries, DicomSeriesError, read_dicom_series, seg_reference_problem
 from dca_monai.data.dicom_series_itk import ItkDicomSeries, itk_dicom_series
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "image_inputs",
     "itk_dicom_series",
     "read_dicom_series",
+    "seg_reference_problem",
     "show_datalist_errors_first",
 ]

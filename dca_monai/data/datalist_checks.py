@@ -18,6 +18,9 @@ section, entry index, key and file:
 - an image or label that is not a 3-D volume (a 2-D slice, a single-slice volume);
 - label values that are not integers in ``[0, num_classes)``;
 - with ``check_values``, images holding NaN or infinite values, or one constant value;
+- with ``dicom_seg``, a DICOM series image that a DICOM SEG cannot reference (empty Study, Series,
+  SOP Instance, SOP Class or Frame of Reference UIDs, shared SOP Instance UIDs), see
+  :func:`~dca_monai.data.dicom_series.seg_reference_problem`;
 - a missing or empty ``"training"`` section, a missing requested section, an entry without
   image, or without label outside the ``"test"`` section.
 
@@ -44,7 +47,9 @@ from dca_monai.data import datalist_volumes
 from dca_monai.data.datalist_errors import DatalistError, DatalistProblem, show_datalist_errors_first
 from dca_monai.data.datalist_sections import load_datalist_sections
 from dca_monai.data.datalist_volumes import CheckedVolume, VolumeReadError
+from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series, seg_reference_problem
 from dca_monai.data.volume_problems import format_shape, rank_problem
+from dca_monai.utils.config_flags import require_bool
 
 __all__ = ["DatalistError", "DatalistProblem", "SectionSummary", "check_datalist", "show_datalist_errors_first"]
 
@@ -90,6 +95,8 @@ def check_datalist(
     label_key: str = "label",
     affine_tolerance: float = 1e-3,
     check_values: bool = False,
+    dicom_seg: bool = False,
+    dicom_seg_off: str = "",
 ) -> list[SectionSummary]:
     """Check every entry of the requested sections and summarise them.
 
@@ -106,6 +113,10 @@ def check_datalist(
         affine_tolerance: largest absolute difference allowed between image and label affines.
         check_values: also read every image's voxels and refuse NaN or infinite values and
             constant images (a scan the network cannot segment).
+        dicom_seg: a DICOM SEG will be written for every DICOM series image: refuse series it cannot
+            reference (checked from the headers, after the series reads as a volume).
+        dicom_seg_off: how the caller writes the label map without a SEG (e.g. ``"--save_dicom_seg False"``),
+            added to that problem's message when given.
 
     Returns:
         One :class:`SectionSummary` per requested section present, in order.
@@ -113,7 +124,9 @@ def check_datalist(
     Raises:
         DatalistError: listing every problem found.
         ValueError: when an argument is out of range.
+        TypeError: when ``dicom_seg`` is not a bool.
     """
+    dicom_seg = require_bool("dicom_seg", dicom_seg)
     for name, value in (("num_classes", num_classes), ("in_channels", in_channels)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}={value!r} but an int >= 1 was expected")
@@ -121,7 +134,15 @@ def check_datalist(
         raise ValueError(f"sections={sections!r} but a non-empty sequence of section names was expected")
 
     loaded = load_datalist_sections(datalist, data_dir, sections, image_key, label_key)
-    checker = _EntryChecker(num_classes, in_channels, image_key, label_key, affine_tolerance, check_values)
+    checker = _EntryChecker(
+        num_classes,
+        in_channels,
+        image_key,
+        label_key,
+        affine_tolerance,
+        check_values,
+        dicom_seg_off if dicom_seg else None,
+    )
     summaries = [checker.check_section(section, loaded.entries[section]) for section in loaded.entries]
     if loaded.problems or checker.problems:
         # by section; within one, its own problem (missing, empty) before its entries' in reading order
@@ -142,6 +163,7 @@ class _EntryChecker:
         label_key: str,
         affine_tolerance: float,
         check_values: bool,
+        dicom_seg_off: str | None,
     ) -> None:
         self.num_classes = num_classes
         self.in_channels = in_channels
@@ -149,6 +171,7 @@ class _EntryChecker:
         self.label_key = label_key
         self.affine_tolerance = affine_tolerance
         self.check_values = check_values
+        self.dicom_seg_off = dicom_seg_off  # not None: DICOM SEGs will be written; how to do without one
         self.problems: list[DatalistProblem] = []
         self._volumes: dict[tuple[Path, bool], CheckedVolume | VolumeReadError] = {}
 
@@ -205,6 +228,8 @@ class _EntryChecker:
             return None
         for key, file, volume in zip(keys, files, volumes):
             problem = rank_problem(volume.spatial_shape, "image") or volume.value_problem
+            if problem is None and self.dicom_seg_off is not None:
+                problem = self.seg_problem(_path(file))
             if problem is not None:
                 self.report(section, index, key, _path(file), problem)
                 return None
@@ -232,6 +257,18 @@ class _EntryChecker:
                 "(a 3D volume has 1, a 4D NIfTI the size of its last axis, a list of files the sum)",
             )
         return image
+
+    def seg_problem(self, path: Path) -> str | None:
+        """For a DICOM series folder, why a DICOM SEG cannot reference it (with the way to do without one)."""
+        if not path.is_dir():
+            return None
+        try:
+            problem = seg_reference_problem(read_dicom_series(path, decode=False))
+        except DicomSeriesError as error:  # changed since it was read
+            problem = str(error).removeprefix(f"{path}: ")
+        if problem is not None and self.dicom_seg_off:
+            problem += f"; to write the label map without a DICOM SEG: {self.dicom_seg_off}"
+        return problem
 
     def check_label(self, section: str, index: int, value: object) -> CheckedVolume | None:
         label = self.read(section, index, self.label_key, value, is_label=True)

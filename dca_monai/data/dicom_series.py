@@ -5,6 +5,8 @@ slices whatever the gaps between them and writes garbage or fails deep inside th
 pixel data it cannot decode. :func:`read_dicom_series` checks all this from the headers (and
 decodes one slice) before anything runs, and gives the grid ITK builds for the series, so that
 pixels can be mapped between the volume and the instances (DICOM SEG writing).
+:func:`seg_reference_problem` says whether a DICOM SEG can reference the series at all: some
+anonymisers empty its identifying UIDs (TotalSegmentator's example series ships so).
 
 The grid is ITK's: voxel ``(i, j, k)`` is column ``i``, row ``j`` of the ``k``-th slice when slices
 are sorted along the normal ``row direction x column direction``; its affine is in MONAI's RAS
@@ -23,12 +25,16 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
-__all__ = ["DicomSeries", "DicomSeriesError", "read_dicom_series"]
+__all__ = ["SEG_REFERENCE_TAGS", "DicomSeries", "DicomSeriesError", "read_dicom_series", "seg_reference_problem"]
 
 _GEOMETRY_TAGS = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns")
 _POSITION_TOLERANCE_MM = 0.01
 _RELATIVE_STEP_TOLERANCE = 0.01
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+# what a DICOM SEG copies or references of its source instances (Study, Referenced Series and
+# Instance Sequences, Frame of Reference); the SOP Class picks the source IOD's modules to copy
+SEG_REFERENCE_TAGS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "FrameOfReferenceUID")
 
 
 class DicomSeriesError(ValueError):
@@ -111,6 +117,40 @@ def read_dicom_series(folder: str | os.PathLike, decode: bool = True) -> DicomSe
     return DicomSeries(folder, tuple(files), tuple(headers), shape, _LPS_TO_RAS @ lps)
 
 
+def seg_reference_problem(series: DicomSeries) -> str | None:
+    """Why a DICOM SEG cannot reference ``series``, or ``None`` when it can.
+
+    Every instance must carry each of :data:`SEG_REFERENCE_TAGS` (present and not empty), and no
+    two instances may share a SOP Instance UID. The text names the attributes, how many files lack
+    each (with an example file) and what was expected; it does not name the folder.
+    """
+    count = len(series.files)
+    everywhere, parts = [], []
+    for tag in SEG_REFERENCE_TAGS:
+        empty = [file for file, header in zip(series.files, series.headers) if not str(header.get(tag, "")).strip()]
+        if len(empty) == count:
+            everywhere.append(tag)
+        elif empty:
+            parts.append(f"{tag} empty or absent in {len(empty)} of {count} files (e.g. {empty[0].name})")
+    if everywhere:
+        parts.insert(0, f"{', '.join(everywhere)} empty or absent in all {count} files")
+    if parts:
+        return (
+            f"{'; '.join(parts)}; a DICOM SEG cannot reference a series without them (anonymisers may empty "
+            f"them); expected {', '.join(SEG_REFERENCE_TAGS)} in every instance"
+        )
+    owners: dict[str, Path] = {}
+    for file, header in zip(series.files, series.headers):
+        uid = str(header.SOPInstanceUID).strip()
+        if uid in owners:
+            return (
+                f"{owners[uid].name} and {file.name} share SOPInstanceUID {uid}; a DICOM SEG cannot tell their "
+                "slices apart; expected one SOPInstanceUID per instance"
+            )
+        owners[uid] = file
+    return None
+
+
 def _check_one_series(folder: Path, headers: list[Dataset]) -> None:
     counts: dict[str, int] = {}
     for header in headers:
@@ -163,7 +203,10 @@ def _check_spacing(folder: Path, files: list[Path], heights: np.ndarray, thickne
 
 
 def _check_transfer_syntax(folder: Path, files: list[Path], headers: list[Dataset], decode: bool) -> None:
-    from pydicom.pixels import get_decoder
+    try:
+        from pydicom.pixels import get_decoder
+    except ImportError:  # pydicom < 3 (MONAI Label 0.8.5's environment), where GDCM through SimpleITK decodes
+        return
 
     syntaxes: dict[UID, list[Path]] = {}
     for file, header in zip(files, headers):

@@ -75,6 +75,7 @@ class DCAAttentionUnet(SkipRefinement, AttentionUnet):
     their final batch norm and ReLU. That is ``len(channels) - 1`` skips with channels
     ``channels[:-1]`` at the cumulative strides 1, ``strides[0]``, ``strides[0] * strides[1]``, ...
     The bottom encoder block (``channels[-1]`` channels) is the bottleneck and is not refined.
+    1D, 2D and 3D, as the parent.
 
     Every parameter and buffer name of ``AttentionUnet`` is kept and the DCA module lives under
     ``dca``. To run the encoder and the decoder apart, the nested ``AttentionLayer`` modules are

@@ -18,7 +18,7 @@ class DCABasicUNet(SkipRefinement, BasicUNet):
 
     Tapped encoder outputs: ``conv_0``, ``down_1``, ``down_2``, ``down_3`` (after their final
     norm and activation, as MONAI's ``TwoConv`` returns them), channels ``features[0:4]``, at
-    strides 1, 2, 4, 8. The bottleneck ``down_4`` is not refined. Every submodule name of
+    strides 1, 2, 4, 8. The bottleneck ``down_4`` is not refined. 1D, 2D and 3D, as the parent. Every submodule name of
     ``BasicUNet`` is kept, the DCA module lives under ``dca``.
 
     Args:

@@ -23,7 +23,7 @@ class DCADynUNet(SkipRefinement, DynUNet):
     ``strides[0]``, ``strides[0] * strides[1]``, ... up to the product of ``strides[:-1]``. The
     ``bottleneck`` is not refined. Every submodule name of ``DynUNet`` is kept (``skip_layers``
     included: it aliases the blocks above for the parent's recursive forward, which this class
-    does not use), the DCA module lives under ``dca``.
+    does not use), the DCA module lives under ``dca``. 1D, 2D and 3D, as the parent.
 
     ``encode`` walks ``input_block``, ``downsamples`` and ``bottleneck``; ``decode`` runs
     ``upsamples`` (deepest first) on the refined skips and ``output_block``. Deep supervision is the

@@ -25,9 +25,8 @@ class DCAFlexibleUNet(SkipRefinement, FlexibleUNet):
     (stride 32 for ResNet and EfficientNet) is the bottleneck and is not refined. Every submodule
     name of ``FlexibleUNet`` is kept, the DCA module lives under ``dca``. TorchScript-scriptable.
 
-    The block's default ``spatial_heads=4`` divides the skip channels of the ResNet and
-    EfficientNet backbones; for another registered backbone pass ``dca_args={"spatial_heads": ...}``
-    if it does not.
+    The block's automatic heads are the paper's 4 for the ResNet and EfficientNet backbones (4
+    divides their skip channels); for another backbone, fewer where 4 does not divide.
 
     Args:
         in_channels, out_channels, backbone, pretrained, decoder_channels, spatial_dims, norm, act,

@@ -29,8 +29,8 @@ class DCASegResNet(SkipRefinement, SegResNet):
     every DCA network shares: ``encode`` returns the skips fine to coarse *without* the bottleneck,
     and ``decode`` takes them in that order (``SegResNet.decode`` takes them coarse to fine, after the bottleneck).
 
-    The block's default ``spatial_heads=4`` divides the skip channels whenever ``init_filters``
-    is a multiple of 4 (as the default 8 is); otherwise pass ``dca_args={"spatial_heads": ...}``.
+    The block's automatic heads are the paper's 4 whenever ``init_filters`` is a multiple of 4
+    (as the default 8 is), otherwise the largest count that divides the skip channels.
 
     Args:
         spatial_dims, init_filters, in_channels, out_channels, dropout_prob, act, norm, norm_name,

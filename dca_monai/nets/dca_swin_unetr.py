@@ -32,7 +32,7 @@ class DCASwinUNETR(SkipRefinement, SwinUNETR):
     receive them. The bottleneck ``encoder10(hidden_states_out[4])`` (``dec4``, ``16 *
     feature_size`` channels, stride 32) is not refined. Every submodule name of ``SwinUNETR`` is
     kept, the DCA module lives under ``dca``. ``feature_size`` is a multiple of 12, so the block's
-    default ``spatial_heads=4`` always divides the skip channels.
+    automatic heads are always the paper's 4.
 
     ``SwinUNETR`` is not TorchScript-scriptable (``torch.jit.script`` fails inside its Swin
     transformer), so neither is this network; ``torch.jit.trace`` works, for the traced input size.

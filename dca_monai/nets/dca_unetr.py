@@ -31,9 +31,8 @@ class DCAUNETR(SkipRefinement, UNETR):
     (``hidden_size`` channels, stride 16), is not refined. Every submodule name of ``UNETR`` is
     kept, the DCA module lives under ``dca``. TorchScript-scriptable.
 
-    The block's default ``spatial_heads=4`` must divide the total skip channels
-    ``15 * feature_size``: it does when ``feature_size`` is a multiple of 4 (the default 16 is);
-    otherwise pass ``dca_args={"spatial_heads": ...}``.
+    The block's automatic heads are the paper's 4 when ``feature_size`` is a multiple of 4 (the
+    default 16 is; the skips have ``15 * feature_size`` channels in all), otherwise fewer.
 
     Args:
         in_channels, out_channels, img_size, feature_size, hidden_size, mlp_dim, num_heads,

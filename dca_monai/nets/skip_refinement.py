@@ -58,6 +58,9 @@ class SkipRefinement:
                 ``--network_def#dca False``; see :func:`~dca_monai.utils.config_flags.require_bool`).
             dca_args: keyword arguments of :class:`DualCrossAttention` besides ``spatial_dims``
                 and ``skip_channels`` (e.g. ``{"token_pool": 2, "spatial_heads": 8}``).
+                Arguments left out take the block's defaults, which work for every configuration
+                the parent accepts: automatic head counts and token grid (see
+                :class:`DualCrossAttention`).
 
         Raises:
             TypeError: when ``dca`` is not a bool (the string ``"false"`` included).

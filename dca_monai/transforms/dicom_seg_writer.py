@@ -22,15 +22,19 @@ from monai.transforms import MapTransform
 
 from dca_monai.apps.ct_organs import CT_ORGANS
 from dca_monai.apps.label_grid import label_on_grid
-from dca_monai.data.dicom_series import DicomSeries, read_dicom_series
+from dca_monai.data.dicom_series import DicomSeries, DicomSeriesError, read_dicom_series, seg_reference_problem
 from dca_monai.utils.atomic_file import write_bytes_atomic
 
-__all__ = ["SaveDicomSegd", "segment_code", "write_dicom_seg"]
+__all__ = ["DicomSegWriteError", "SaveDicomSegd", "segment_code", "write_dicom_seg"]
 
 logger = logging.getLogger(__name__)
 
 _ANATOMICAL_STRUCTURE = ("91723000", "Anatomical Structure")  # SNOMED CT, DICOM CID 7150
 _TISSUE = ("85756007", "Tissue")
+
+
+class DicomSegWriteError(RuntimeError):
+    """A DICOM SEG that :class:`SaveDicomSegd` could not write; the message names the file and the cause."""
 
 
 def segment_code(name: str) -> tuple[str, str, str]:
@@ -68,7 +72,8 @@ def write_dicom_seg(
         algorithm_version: its version.
 
     Raises:
-        DicomSeriesError: when ``series`` is a folder that is not one readable series.
+        DicomSeriesError: when ``series`` is a folder that is not one readable series, or a series a SEG
+            cannot reference (:func:`~dca_monai.data.dicom_series.seg_reference_problem`: empty UIDs).
         ValueError: when the label's grid is not the series' or it holds values above ``len(segment_names)``.
     """
     import highdicom as hd
@@ -77,6 +82,9 @@ def write_dicom_seg(
 
     if not isinstance(series, DicomSeries):
         series = read_dicom_series(series, decode=False)
+    problem = seg_reference_problem(series)
+    if problem is not None:
+        raise DicomSeriesError(f"{series.folder}: {problem}")
     label = np.asarray(label)
     if label.ndim != 3:
         raise ValueError(f"label has shape {label.shape}; expected a 3D label map (X, Y, Z)")
@@ -137,9 +145,14 @@ class SaveDicomSegd(MapTransform):
 
     The label is the dictionary item ``(1, X, Y, Z)`` (or ``(X, Y, Z)``) in the input image's space (put
     it after ``Invertd`` and ``AsDiscreted(argmax=True)``); its ``meta["filename_or_obj"]`` names the
-    source. For a folder the SEG is written to ``output_dir/<folder name>_<output_postfix>.dcm``;
-    other inputs (a NIfTI file) have no series to reference and are passed through, with a log line.
-    The data are returned unchanged.
+    source. For a folder the SEG is written to ``output_dir/<folder name>_<output_postfix>.dcm``
+    through a temporary file; other inputs (a NIfTI file) have no series to reference and are passed
+    through, with a log line. The data are returned unchanged.
+
+    Put it after the NIfTI writer: a SEG can fail where the label map cannot (a series whose UIDs an
+    anonymiser emptied, a full disk), and the label must survive that. The failure is raised as a
+    :class:`DicomSegWriteError` naming the SEG file and the cause, and the NIfTI file when
+    ``SaveImaged(..., savepath_in_metadict=True)`` recorded it in ``meta["saved_to"]``.
 
     Args:
         keys: the label key(s).
@@ -149,6 +162,9 @@ class SaveDicomSegd(MapTransform):
         algorithm_name: the Algorithm Identification's name in the SEG.
         algorithm_version: its version.
         allow_missing_keys: as in MONAI.
+
+    Raises:
+        DicomSegWriteError: on call, when a SEG cannot be written (its cause chained).
     """
 
     def __init__(
@@ -188,16 +204,24 @@ class SaveDicomSegd(MapTransform):
                     raise ValueError(f"{key} has shape {array.shape}; expected a label map (1, X, Y, Z)")
                 array = array[0]
             affine = np.asarray(getattr(label, "affine", meta.get("affine")), dtype=np.float64)
-            self.output_dir.mkdir(parents=True, exist_ok=True)
             path = self.output_dir / f"{folder.name}_{self.output_postfix}.dcm"
-            write_dicom_seg(
-                np.rint(array).astype(np.int64),
-                affine,
-                folder,
-                path,
-                self.segment_names,
-                self.algorithm_name,
-                self.algorithm_version,
-            )
+            try:
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+                write_dicom_seg(
+                    np.rint(array).astype(np.int64),
+                    affine,
+                    folder,
+                    path,
+                    self.segment_names,
+                    self.algorithm_name,
+                    self.algorithm_version,
+                )
+            except Exception as error:
+                saved = meta.get("saved_to")
+                kept = f"; the label map {saved} written before it is kept" if saved else ""
+                raise DicomSegWriteError(
+                    f"{key}: DICOM SEG {path} of the series {folder} not written ({type(error).__name__}: {error})"
+                    f"{kept}"
+                ) from error
             logger.info("%s: wrote DICOM SEG %s", key, path)
         return d

@@ -117,7 +117,7 @@ def oracle_dca(
     spatial_dims = skips[0].dim() - 2
     channel_heads = channel_heads or [1] * len(skips)
     spatial_heads = spatial_heads or [4] * len(skips)
-    pool = F.adaptive_avg_pool2d if spatial_dims == 2 else F.adaptive_avg_pool3d
+    pool = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[spatial_dims]
     tokens = []
     for stage, skip in enumerate(skips):
         pooled = pool(skip, token_grid).flatten(2).transpose(1, 2)  # (B, N, C_l)
@@ -127,7 +127,7 @@ def oracle_dca(
             tokens = _channel_attention(state, block, tokens, channel_heads)
         if spatial_att:
             tokens = _spatial_attention(state, block, tokens, spatial_heads)
-    mode = "bilinear" if spatial_dims == 2 else "trilinear"
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[spatial_dims]
     outputs = []
     for stage, (skip, t) in enumerate(zip(skips, tokens)):
         grid = t.transpose(1, 2).reshape(skip.shape[0], skip.shape[1], *token_grid)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from monai.networks.utils import convert_to_torchscript
@@ -7,6 +9,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from dca_monai import DCA, DualCrossAttention
 from dca_monai.blocks import SpatialCrossAttention
+from dca_monai.blocks.dual_cross_attention import TOKEN_BUDGET, max_grid_cells
 from dca_monai.compat import convert_official_dca
 from tests.blocks.dca_oracle import oracle_dca, random_official_state
 
@@ -29,7 +32,9 @@ def test_dca_alias_is_the_block() -> None:
 @pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("token_pool", [1, 2])
 @pytest.mark.parametrize(
-    "size", [(32, 32), (48, 20), (37, 29), (16, 24, 40), (17, 9, 33), (20, 20, 12)], ids=lambda s: "x".join(map(str, s))
+    "size",
+    [(32, 32), (48, 20), (37, 29), (16, 24, 40), (17, 9, 33), (20, 20, 12), (40,), (17,)],
+    ids=lambda s: "x".join(map(str, s)),
 )
 def test_output_shapes_equal_input_shapes(size: tuple[int, ...], token_pool: int, batch: int) -> None:
     block = DualCrossAttention(len(size), CHANNELS, token_pool=token_pool)
@@ -66,6 +71,8 @@ ORACLE_CASES = [
     ((16, 24, 32), 1, [1, 1, 1, 1], [4, 4, 4, 4], True, True, 1),
     ((17, 9, 33), 2, [2, 1, 2, 1], [4, 2, 4, 8], True, True, 1),
     ((32, 32, 16), 1, [1, 1, 1, 1], [4, 4, 4, 4], True, True, 2),
+    ((37,), 1, [1, 1, 1, 1], [4, 4, 4, 4], True, True, 1),
+    ((64,), 2, [2, 1, 2, 1], [2, 4, 8, 8], True, True, 3),
 ]
 
 
@@ -197,7 +204,7 @@ def test_torchscript_via_monai_export_matches_eager(tmp_path) -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"spatial_dims": 1}, r"spatial_dims=1 but 2 or 3"),
+        ({"spatial_dims": 4}, r"spatial_dims=4 but 1, 2 or 3"),
         ({"skip_channels": []}, r"skip_channels is empty"),
         ({"skip_channels": [8, 0]}, r"skip_channels\[1\]=0 but a positive int"),
         ({"spatial_heads": 3}, r"spatial_heads\[0\]=3 does not divide skip_channels\[0\]=8"),
@@ -241,3 +248,102 @@ def test_forward_error_stage_smaller_than_the_next() -> None:
     skips[3] = torch.randn(1, 32, 4, 9)
     with pytest.raises(ValueError, match=r"skip 2 has spatial size \[4, 8\], smaller than skip 3 \[4, 9\]"):
         block(skips)
+
+
+# ---- defaults that work for every configuration: automatic heads and token grid ----
+
+
+def test_the_papers_configuration_resolves_to_the_papers_heads_and_grid() -> None:
+    block = DualCrossAttention(2, [32, 64, 128, 256])
+    assert block.spatial_heads == [4, 4, 4, 4] and block.channel_heads == [1, 1, 1, 1]
+    assert block.token_pool is None
+    assert block.token_grid(make_skips(1, (224, 224), [32, 64, 128, 256])) == [28, 28]
+
+
+@pytest.mark.parametrize(
+    "channels, spatial_heads",
+    [
+        ((12, 12, 13, 14), [3, 3, 1, 1]),  # total 51: 4 divides neither
+        ((3, 4), [1, 1]),
+        ((6, 10), [2, 2]),  # total 16
+        ((16, 20, 21, 22), [1, 1, 1, 1]),  # total 79, prime
+        ((24, 48, 96, 192), [4, 4, 4, 4]),
+    ],
+)
+def test_automatic_heads_are_the_papers_where_they_divide_else_the_largest_that_does(channels, spatial_heads) -> None:
+    block = DualCrossAttention(2, channels)
+    assert block.spatial_heads == spatial_heads
+    assert block.channel_heads == [1] * len(channels)
+    total = sum(channels)
+    for count, stage_channels in zip(block.spatial_heads, channels):
+        assert stage_channels % count == 0 and total % count == 0
+    skips = make_skips(1, (20, 20), list(channels))
+    assert [o.shape for o in block(skips)] == [s.shape for s in skips]
+
+
+def test_explicit_heads_keep_their_value_and_their_error() -> None:
+    assert DualCrossAttention(2, CHANNELS, spatial_heads=2, channel_heads=[1, 2, 4, 8]).channel_heads == [1, 2, 4, 8]
+    with pytest.raises(ValueError, match=r"spatial_heads\[0\]=4 does not divide the total skip channels 51"):
+        DualCrossAttention(2, [12, 12, 13, 14], spatial_heads=4)
+
+
+@pytest.mark.parametrize(
+    "coarsest, expected",
+    [
+        ((4096,), [4096]),
+        ((5000,), [2500]),
+        ((28, 28), [28, 28]),
+        ((64, 64), [64, 64]),
+        ((65, 20), [32, 20]),
+        ((130, 7), [43, 7]),
+        ((12, 12, 12), [12, 12, 12]),
+        ((16, 16, 16), [16, 16, 16]),
+        ((24, 24, 24), [12, 12, 12]),
+        ((46, 46, 46), [15, 15, 15]),
+        ((46, 17, 3), [15, 8, 3]),
+    ],
+)
+def test_automatic_token_grid_pools_each_axis_by_the_smallest_factor_within_the_budget(coarsest, expected) -> None:
+    block = DualCrossAttention(len(coarsest), [4])
+    assert block.token_grid([torch.zeros(()).expand(1, 4, *coarsest)]) == expected
+
+
+@pytest.mark.parametrize("spatial_dims", [1, 2, 3])
+def test_automatic_token_grid_stays_within_the_budget_and_keeps_small_grids(spatial_dims: int) -> None:
+    block = DualCrossAttention(spatial_dims, [4])
+    cap = max_grid_cells(spatial_dims)
+    assert cap**spatial_dims <= TOKEN_BUDGET < (cap + 1) ** spatial_dims
+    for size in [*range(1, 3 * cap + 2), 10 * cap + 3]:
+        grid = block.token_grid([torch.zeros(()).expand(1, 4, *[size] * spatial_dims)])  # no memory
+        assert math.prod(grid) <= TOKEN_BUDGET
+        assert grid == [size] * spatial_dims if size <= cap else grid[0] >= cap // 2
+
+
+@pytest.mark.parametrize(
+    "size, factor", [((16, 24, 8), (1, 1, 1)), ((48, 40, 16), (2, 2, 1)), ((72, 24, 100), (3, 1, 4))]
+)
+def test_automatic_token_pool_computes_what_the_same_explicit_token_pool_computes(size, factor) -> None:
+    channels = [4, 8]  # two stages: the coarsest skip is half the input
+    torch.manual_seed(0)
+    automatic = DualCrossAttention(3, channels).eval()
+    explicit = DualCrossAttention(3, channels, token_pool=factor).eval()
+    explicit.load_state_dict(automatic.state_dict())
+    skips = make_skips(1, size, channels)
+    assert automatic.token_grid(skips) == [s // f for s, f in zip(skips[-1].shape[2:], factor)]
+    with torch.no_grad():
+        for a, e in zip(automatic(skips), explicit(skips)):
+            torch.testing.assert_close(a, e, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("capture", ["script", "trace"])
+def test_captured_automatic_token_pool_follows_the_input_size(capture: str) -> None:
+    channels = [4, 8]
+    torch.manual_seed(0)
+    block = DualCrossAttention(3, channels).eval()
+    small, large = make_skips(1, (16, 16, 16), channels), make_skips(2, (40, 36, 20), channels)
+    with torch.no_grad():
+        captured = torch.jit.script(block) if capture == "script" else torch.jit.trace(block, (small,))
+        assert block.token_grid(large) == [10, 9, 10]  # factors 2, 2, 1: not the small input's 1
+        for skips in (small, large):
+            for a, e in zip(captured(skips), block(skips)):
+                torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dca_monai.nets import DCADynUNet
+from dca_monai.utils.bundle_command import config_file_arg, override_args
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = REPO_ROOT / "bundles"
@@ -37,22 +37,8 @@ class BundleRun:
 
 
 def config_files(bundle: str, *names: str) -> str:
-    """The ``--config_file`` value for one config or a list merged in order, e.g. ``"['a.json','b.json']"``."""
-    paths = [str(BUNDLES / bundle / "configs" / name) for name in names]
-    return paths[0] if len(paths) == 1 else "[" + ",".join(f"'{path}'" for path in paths) + "]"
-
-
-def override_args(overrides: Mapping[str, object]) -> list[str]:
-    """``--id value`` pairs written so that MONAI's command line (python-fire) parses them back to the values.
-
-    Lists, numbers, booleans and ``None`` are written as Python literals (``[4, 8]``, ``False``); strings
-    and paths as they are.
-    """
-    args: list[str] = []
-    for key, value in overrides.items():
-        text = str(value) if isinstance(value, (str, os.PathLike)) else repr(value)
-        args += [f"--{key}", text]
-    return args
+    """The ``--config_file`` value for configs of the bundle named ``bundle`` (see :func:`config_file_arg`)."""
+    return config_file_arg(BUNDLES / bundle, *names)
 
 
 def run_bundle(

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dca_monai.apps.totalsegmentator_examples import example_path
 from dca_monai.data import datalist_volumes
 from dca_monai.data.datalist_checks import DatalistError, check_datalist
 from tests.data.datalist_files import AFFINE, SHAPE, labels, only_problem, problems_of, save, write_nifti
@@ -186,3 +187,24 @@ def test_check_values_refuses_nan_infinite_and_constant_images(
 
 def test_check_values_passes_real_scans(tmp_path: Path, clean_datalist: dict[str, Any]) -> None:
     check_datalist(save(tmp_path, clean_datalist), num_classes=3, sections=["training", "test"], check_values=True)
+
+
+def test_dicom_seg_refuses_the_example_series_as_it_ships_with_the_way_out() -> None:
+    """The anonymised series reads as a volume, but a DICOM SEG cannot reference it: say so, and how to skip it."""
+    series = example_path("dicom_series")
+    datalist = {"test": [{"image": str(series)}]}
+    sections = ["test"]
+    check_datalist(datalist, series.parent, num_classes=2, sections=sections)  # fine without a SEG
+
+    with pytest.raises(DatalistError) as error:
+        check_datalist(
+            datalist, series.parent, num_classes=2, sections=sections, dicom_seg=True, dicom_seg_off="--seg False"
+        )
+    assert [str(problem) for problem in error.value.problems] == [
+        f"test[0].image ({series}): StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, SOPClassUID empty or "
+        "absent in all 20 files; a DICOM SEG cannot reference a series without them (anonymisers may empty them); "
+        "expected StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, SOPClassUID, FrameOfReferenceUID in every "
+        "instance; to write the label map without a DICOM SEG: --seg False"
+    ]
+    with pytest.raises(TypeError, match="dicom_seg='false' but True or False was expected"):
+        check_datalist(datalist, series.parent, num_classes=2, sections=sections, dicom_seg="false")

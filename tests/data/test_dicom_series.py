@@ -14,7 +14,7 @@ from pydicom.uid import MPEG2MPML, generate_uid
 from dca_monai.apps.ct_organ_dataset import copy_series_with_uids
 from dca_monai.apps.totalsegmentator_examples import example_path
 from dca_monai.data.datalist_checks import DatalistError, check_datalist
-from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series
+from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series, seg_reference_problem
 from tests.apps.ct_examples import copy_series
 
 
@@ -134,3 +134,44 @@ def test_datalist_check_reports_a_bad_series_under_its_entry(series_dir: Path, t
     with pytest.raises(DatalistError) as error:
         check_datalist(datalist, num_classes=2, sections=["training"])
     assert f"training[0].image ({folder}): {expected}" in str(error.value)
+
+
+def test_seg_cannot_reference_the_series_as_it_ships() -> None:
+    """TotalSegmentator's example series ships anonymised: its identifying UIDs are empty in every file."""
+    shipped = read_dicom_series(example_path("dicom_series"), decode=False)
+    assert seg_reference_problem(shipped) == (
+        "StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, SOPClassUID empty or absent in all 20 files; "
+        "a DICOM SEG cannot reference a series without them (anonymisers may empty them); expected "
+        "StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, SOPClassUID, FrameOfReferenceUID in every instance"
+    )
+
+
+def one_empty_sop_instance(folder: Path) -> str:
+    file = by_height(folder)[5]
+    edit(file, lambda d: setattr(d, "SOPInstanceUID", ""))
+    return f"SOPInstanceUID empty or absent in 1 of 20 files (e.g. {file.name}); a DICOM SEG cannot reference"
+
+
+def no_frame_of_reference(folder: Path) -> str:
+    for file in folder.iterdir():
+        edit(file, lambda d: delattr(d, "FrameOfReferenceUID"))
+    return "FrameOfReferenceUID empty or absent in all 20 files; a DICOM SEG cannot reference"
+
+
+def shared_sop_instance(folder: Path) -> str:
+    first, second = by_height(folder)[2:4]
+    uid = pydicom.dcmread(first, stop_before_pixels=True).SOPInstanceUID
+    edit(second, lambda d: setattr(d, "SOPInstanceUID", uid))
+    return f"{first.name} and {second.name} share SOPInstanceUID {uid}; a DICOM SEG cannot tell their slices apart"
+
+
+@pytest.mark.parametrize("damage", [one_empty_sop_instance, no_frame_of_reference, shared_sop_instance])
+def test_seg_reference_problems_name_the_attribute_and_the_files(
+    series_dir: Path, tmp_path: Path, damage: Callable[[Path], str]
+) -> None:
+    assert seg_reference_problem(read_dicom_series(series_dir, decode=False)) is None
+    folder = copy_series(series_dir, tmp_path / "series")
+    expected = damage(folder)
+    problem = seg_reference_problem(read_dicom_series(folder, decode=False))
+    assert problem is not None and problem.startswith(expected)
+    assert "; expected " in problem

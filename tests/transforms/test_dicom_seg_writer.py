@@ -11,8 +11,9 @@ import torch
 from monai.data import MetaTensor
 
 from dca_monai.apps.ct_organs import CT_ORGANS
+from dca_monai.apps.totalsegmentator_examples import example_path
 from dca_monai.data.dicom_series import DicomSeriesError, read_dicom_series
-from dca_monai.transforms import SaveDicomSegd, segment_code, write_dicom_seg
+from dca_monai.transforms import DicomSegWriteError, SaveDicomSegd, segment_code, write_dicom_seg
 from tests.apps.ct_examples import copy_series, ct_organ_dataset, labels_at_instance_pixels
 
 ORGANS = [organ.name for organ in CT_ORGANS]
@@ -113,6 +114,48 @@ def test_transform_writes_for_series_folders_only(dataset: Path, tmp_path: Path)
     assert pydicom.dcmread(tmp_path / "out" / "test_000_seg.dcm").SoftwareVersions == "0.1.0"
     with pytest.raises(ValueError, match="segment_names='liver' but a non-empty list"):
         SaveDicomSegd("pred", tmp_path, segment_names="liver")
+
+
+def test_series_as_it_ships_is_refused_before_highdicom(tmp_path: Path) -> None:
+    """Its empty UIDs made highdicom fail with ``KeyError: ''``; the writer now names them and writes nothing."""
+    shipped = example_path("dicom_series")
+    series = read_dicom_series(shipped, decode=False)
+    label = np.zeros(series.shape, np.int64)
+    with pytest.raises(DicomSeriesError, match=f"^{shipped}: StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID, "):
+        write_dicom_seg(label, series.affine, shipped, tmp_path / "seg.dcm", ["liver"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def series_prediction(folder: Path, label: np.ndarray, affine: np.ndarray, saved_to: Path) -> MetaTensor:
+    """A label ``(1, X, Y, Z)`` as after Invertd, AsDiscreted and a NIfTI writer that recorded ``saved_to``."""
+    meta = {"filename_or_obj": str(folder), "saved_to": str(saved_to)}
+    return MetaTensor(torch.as_tensor(label[None].astype(np.float32)), affine=torch.as_tensor(affine), meta=meta)
+
+
+def test_transform_failure_names_the_seg_the_cause_and_the_kept_label_map(tmp_path: Path) -> None:
+    shipped = example_path("dicom_series")
+    series = read_dicom_series(shipped, decode=False)
+    pred = series_prediction(shipped, np.zeros(series.shape), series.affine, tmp_path / "out" / "x_seg.nii.gz")
+    seg = tmp_path / "out" / f"{shipped.name}_seg.dcm"
+    with pytest.raises(DicomSegWriteError) as error:
+        SaveDicomSegd("pred", tmp_path / "out", segment_names=["liver"])({"pred": pred})
+    assert str(error.value).startswith(
+        f"pred: DICOM SEG {seg} of the series {shipped} not written (DicomSeriesError: {shipped}: StudyInstanceUID, "
+    )
+    assert str(error.value).endswith(f"; the label map {tmp_path / 'out' / 'x_seg.nii.gz'} written before it is kept")
+    assert isinstance(error.value.__cause__, DicomSeriesError)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_transform_failing_to_write_leaves_no_partial_seg(dataset: Path, tmp_path: Path) -> None:
+    """The SEG is complete when the rename fails (a folder holds its name): no file, no temporary, a clear error."""
+    label = nib.load(dataset / "labels" / "test_000.nii.gz")
+    pred = series_prediction(dataset / "dicom" / "test_000", np.asanyarray(label.dataobj), label.affine, tmp_path)
+    (tmp_path / "out" / "test_000_seg.dcm").mkdir(parents=True)
+    with pytest.raises(DicomSegWriteError, match=r"test_000_seg.dcm of the series .* not written \(IsADirectoryError"):
+        SaveDicomSegd("pred", tmp_path / "out", segment_names=ORGANS)({"pred": pred})
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["test_000_seg.dcm"]
+    assert list((tmp_path / "out" / "test_000_seg.dcm").iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,116 @@
+"""Which kernel DCA's spatial attention runs on, chosen from the sizes, device and dtype (pure, testable on CPU)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "FLASH_MAX_HEAD_SIZE",
+    "HEAD_SIZE_ALIGNMENT",
+    "AttentionPlan",
+    "attention_memory_bytes",
+    "plan_spatial_attention",
+]
+
+# the fused CUDA kernels' limits (PyTorch's sdp_utils): flash attention takes float16/bfloat16 head sizes up to 256,
+# both fused kernels want head sizes that are multiples of 8 (16-byte aligned rows in half precision)
+FLASH_MAX_HEAD_SIZE = 256
+HEAD_SIZE_ALIGNMENT = 8
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+@dataclass(frozen=True)
+class AttentionPlan:
+    """How one stage's spatial attention is computed.
+
+    Attributes:
+        path: ``"explicit"`` (scores materialised, ``softmax(q k^T) v`` as GEMMs) or ``"fused"``
+            (:func:`torch.nn.functional.scaled_dot_product_attention`, memory O(N)).
+        backends: for ``"fused"``, the SDPA backends allowed, in PyTorch's order of preference
+            (``"flash"``, ``"efficient"``, ``"math"``); empty for ``"explicit"``.
+        head_size: the query/key head size the kernel sees (zero columns appended: exact, they add
+            nothing to ``q k^T``; the scale is passed explicitly).
+        value_size: the value head size the kernel sees (zero columns appended, dropped after).
+        reason: why this path, in words.
+    """
+
+    path: str
+    backends: tuple[str, ...]
+    head_size: int
+    value_size: int
+    reason: str
+
+
+def plan_spatial_attention(
+    device_type: str,
+    dtype: torch.dtype,
+    batch: int,
+    heads: int,
+    tokens: int,
+    head_size: int,
+    value_size: int,
+    max_materialised: int,
+    capturing: bool = False,
+) -> AttentionPlan:
+    """Choose the spatial attention's path for these sizes, on purpose rather than by PyTorch's fallback.
+
+    - While a graph is captured (trace, ONNX, ``torch.export``): explicit, the same graph at every size.
+    - On CPU, when the scores ``B*h*N*N`` hold at most ``max_materialised`` floats: explicit, unpadded
+      (faster there than the fused kernel with padded values, ``docs/benchmarks.md``).
+    - Otherwise fused SDPA. DCA's values are narrower than its queries (``C_l/h`` vs ``C/h``) and the
+      fused kernels want equal sizes, so values are zero-padded to the query head size. On CUDA the
+      head size is also rounded up to a multiple of 8; flash attention is allowed for float16/bfloat16
+      up to head size 256, else (float32, or wider heads) the memory-efficient kernel; the math
+      backend stays allowed last, as PyTorch's safety net (``gpu_check.py`` reports which one ran).
+
+    Args:
+        device_type: ``"cpu"``, ``"cuda"``, ...
+        dtype: the dtype the kernel computes in (the autocast dtype under autocast).
+        batch, heads, tokens: ``B``, ``h``, ``N``.
+        head_size: query/key head size ``C/h``.
+        value_size: value head size ``C_l/h`` (at most ``head_size``).
+        max_materialised: the CPU's explicit-path limit in floats per stage.
+        capturing: whether a graph is being captured.
+
+    Returns:
+        The :class:`AttentionPlan`.
+    """
+    if value_size > head_size:
+        raise ValueError(f"value_size={value_size} but at most head_size={head_size} was expected")
+    if capturing:
+        return AttentionPlan("explicit", (), head_size, value_size, "graph capture: one graph for every size")
+    scores = batch * heads * tokens * tokens
+    if device_type == "cpu":
+        if scores <= max_materialised:
+            return AttentionPlan("explicit", (), head_size, value_size, f"CPU, {scores} scores <= {max_materialised}")
+        return AttentionPlan("fused", ("flash",), head_size, head_size, "CPU flash kernel, values padded")
+    padded = _round_up(head_size, HEAD_SIZE_ALIGNMENT) if device_type == "cuda" else head_size
+    half = dtype in (torch.float16, torch.bfloat16)
+    if device_type == "cuda" and half and padded <= FLASH_MAX_HEAD_SIZE:
+        return AttentionPlan("fused", ("flash", "efficient", "math"), padded, padded, "flash: half, head <= 256")
+    why = "float32" if not half else f"head size {padded} > {FLASH_MAX_HEAD_SIZE}"
+    return AttentionPlan("fused", ("efficient", "math"), padded, padded, f"memory-efficient: {why}")
+
+
+def attention_memory_bytes(
+    path: str, batch: int, heads: int, tokens: int, head_size: int, value_size: int, dtype_bytes: int, training: bool
+) -> int:
+    """Rough peak bytes of one stage's spatial attention itself (beyond its q, k, v inputs).
+
+    ``"explicit"`` (and SDPA's math backend): the ``B*h*N*N`` logits and float32 probabilities, kept
+    for backward; backward adds their two gradients. ``"fused"``: the output, the padded values and
+    a float32 log-sum-exp per query, kept for backward; backward adds q, k, v gradients (O(N)).
+    """
+    rows = batch * heads * tokens
+    if path == "explicit":
+        scores = rows * tokens
+        return scores * (dtype_bytes + 4) + (2 * scores * 4 if training else 0)
+    if path != "fused":
+        raise ValueError(f"path={path!r} but 'explicit' or 'fused' was expected")
+    kept = rows * (2 * value_size * dtype_bytes + 4)
+    return kept + (rows * (2 * head_size + value_size) * dtype_bytes if training else 0)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+import torch
+
+from dca_monai.blocks.attention_dispatch import (
+    FLASH_MAX_HEAD_SIZE,
+    AttentionPlan,
+    attention_memory_bytes,
+    plan_spatial_attention,
+)
+from dca_monai.blocks.spatial_cross_attention import attend, explicit_attention
+
+LIMIT = 1 << 23
+
+
+@pytest.mark.parametrize(
+    ("device", "dtype", "tokens", "head", "path", "backends", "padded_head"),
+    [
+        ("cpu", torch.float32, 784, 120, "explicit", (), 120),  # 2D 224^2: scores fit the limit
+        ("cpu", torch.float32, 1728, 120, "fused", ("flash",), 120),  # 3D 96^3
+        ("cpu", torch.bfloat16, 4096, 180, "fused", ("flash",), 180),
+        ("cuda", torch.float16, 784, 120, "fused", ("flash", "efficient", "math"), 120),  # CUDA never explicit
+        ("cuda", torch.bfloat16, 1728, 180, "fused", ("flash", "efficient", "math"), 184),  # rounded up to 8
+        ("cuda", torch.float16, 4096, 300, "fused", ("efficient", "math"), 304),  # too wide for flash
+        ("cuda", torch.float32, 4096, 64, "fused", ("efficient", "math"), 64),  # flash wants half
+    ],
+)
+def test_plan(device, dtype, tokens, head, path, backends, padded_head) -> None:
+    plan = plan_spatial_attention(device, dtype, 2, 4, tokens, head, head // 3, LIMIT)
+    assert (plan.path, plan.backends, plan.head_size) == (path, backends, padded_head)
+    # fused kernels get equal query and value head sizes; the explicit path keeps values unpadded
+    assert plan.value_size == (head // 3 if path == "explicit" else padded_head)
+    if "flash" in backends and device == "cuda":
+        assert plan.head_size <= FLASH_MAX_HEAD_SIZE
+
+
+def test_plan_while_capturing_is_explicit_everywhere() -> None:
+    for device in ("cpu", "cuda"):
+        assert (
+            plan_spatial_attention(device, torch.float16, 2, 4, 13824, 120, 8, LIMIT, capturing=True).path == "explicit"
+        )
+
+
+def test_plan_rejects_values_wider_than_queries() -> None:
+    with pytest.raises(ValueError, match="value_size=130 but at most head_size=120"):
+        plan_spatial_attention("cpu", torch.float32, 1, 4, 10, 120, 130, LIMIT)
+
+
+@pytest.mark.parametrize("head", [20, 13])
+def test_padded_fused_path_equals_explicit(head: int) -> None:
+    """A CUDA-like plan (query/key columns padded to 8, values padded) run on the CPU equals the explicit scores."""
+    generator = torch.Generator().manual_seed(0)
+    q, k = (torch.randn(2, 3, 40, head, generator=generator) for _ in range(2))
+    v = torch.randn(2, 3, 40, 5, generator=generator)
+    padded = -(-head // 8) * 8
+    plan = AttentionPlan("fused", ("flash", "efficient", "math"), padded, padded, "test")
+    with mock.patch("dca_monai.blocks.spatial_cross_attention.plan_spatial_attention", return_value=plan):
+        got = attend(q, k, v, head**-0.5)
+    torch.testing.assert_close(got, explicit_attention(q, k, v, head**-0.5), rtol=1e-5, atol=1e-5)
+
+
+def test_explicit_softmax_in_float32_for_bfloat16() -> None:
+    q, k, v = (torch.randn(1, 2, 16, 8) for _ in range(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = explicit_attention(q, k, v, 0.3)
+    torch.testing.assert_close(got.float(), explicit_attention(q, k, v, 0.3), rtol=3e-2, atol=3e-2)
+
+
+def test_memory_of_the_paths_at_128_cubed() -> None:
+    # 3D 128^3, default grid 16^3 = 4096 tokens, 4 heads, C = 480 (head 120), finest stage 32 channels
+    explicit = attention_memory_bytes("explicit", 1, 4, 4096, 120, 8, 4, training=True)
+    fused = attention_memory_bytes("fused", 1, 4, 4096, 120, 120, 4, training=True)
+    assert explicit == 4 * 4096**2 * (4 + 4 + 8)  # logits + probabilities, and their two gradients
+    assert fused < explicit / 20
+    with pytest.raises(ValueError, match="path='naive'"):
+        attention_memory_bytes("naive", 1, 4, 4096, 120, 8, 4, training=True)
