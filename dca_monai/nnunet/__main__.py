@@ -1,6 +1,6 @@
 """``python -m dca_monai.nnunet``: print the folder for nnU-Net's ``nnUNet_extTrainer``.
 
-    export nnUNet_extTrainer="$(python -m dca_monai.nnunet)"
+export nnUNet_extTrainer="$(python -m dca_monai.nnunet)"
 """
 
 from __future__ import annotations

@@ -107,8 +107,9 @@ def datalist_to_nnunet_raw(
     for number, ((section, index, entry), case) in enumerate(zip(training + testing, names)):
         where = f"{datalist}: {section}[{index}]"
         labelled = number < len(training)
+        images = folder / ("imagesTr" if labelled else "imagesTs")
         for channel, path in enumerate(_channel_paths(where, entry, len(channels))):
-            _write_nifti(path, folder / ("imagesTr" if labelled else "imagesTs") / f"{case}_{channel:04d}{_FILE_ENDING}")
+            _write_nifti(path, images / f"{case}_{channel:04d}{_FILE_ENDING}")
         if labelled:
             label = entry.get("label") if isinstance(entry, dict) else None
             if not isinstance(label, (str, os.PathLike)):

@@ -71,11 +71,12 @@ class DCAUNet(SkipRefinement, nn.Module):
             )
         output_channels = getattr(encoder, "output_channels", None)
         conv_dims = {nn.Conv2d: 2, nn.Conv3d: 3}.get(getattr(encoder, "conv_op", None))  # type: ignore[arg-type]
-        if not getattr(encoder, "return_skips", False) or not isinstance(output_channels, (list, tuple)) or not conv_dims:
+        return_skips = getattr(encoder, "return_skips", None)
+        if not return_skips or not isinstance(output_channels, (list, tuple)) or not conv_dims:
             raise TypeError(
                 f"cannot add DCA to {type(network).__module__}.{type(network).__qualname__}: its encoder "
-                f"{type(encoder).__qualname__} has return_skips={getattr(encoder, 'return_skips', None)!r}, "
-                f"output_channels={output_channels!r}, conv_op={getattr(encoder, 'conv_op', None)!r}; expected {_EXPECTED}"
+                f"{type(encoder).__qualname__} has return_skips={return_skips!r}, output_channels="
+                f"{output_channels!r}, conv_op={getattr(encoder, 'conv_op', None)!r}; expected {_EXPECTED}"
             )
         if len(output_channels) < 2:
             raise ValueError(

@@ -27,7 +27,7 @@ from dca_monai.nnunet.dca_unet import DCAUNet
 __all__ = ["nnUNetTrainerDCA", "nnUNetTrainerDCA_tokenpool2"]
 
 
-class nnUNetTrainerDCA(nnUNetTrainer):  # noqa: N801 - nnU-Net's naming, by which users select it
+class nnUNetTrainerDCA(nnUNetTrainer):
     """nnU-Net's trainer with :class:`~dca_monai.nnunet.dca_unet.DCAUNet` around the planned network.
 
     Everything else is nnU-Net's: plans (spacing, patch size, normalisation, network topology),
@@ -91,7 +91,7 @@ class nnUNetTrainerDCA(nnUNetTrainer):  # noqa: N801 - nnU-Net's naming, by whic
         return network
 
 
-class nnUNetTrainerDCA_tokenpool2(nnUNetTrainerDCA):  # noqa: N801
+class nnUNetTrainerDCA_tokenpool2(nnUNetTrainerDCA):
     """:class:`nnUNetTrainerDCA` with ``token_pool=2``: ``2**spatial_dims`` times fewer attention tokens."""
 
     dca_args: ClassVar[dict[str, Any]] = {"token_pool": 2}
