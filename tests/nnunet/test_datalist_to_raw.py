@@ -31,13 +31,17 @@ def datalist(tmp_path: Path) -> Path:
         "labels": {"0": "background", "1": "liver", "2": "spleen"},
         "modality": {"0": "CT", "1": "PET"},
         "training": [
-            {"image": [_volume(root / "img" / f"a{i}.nii.gz", i), _volume(root / "img" / f"a{i}_pet.nii.gz", 9)],
-             "label": _volume(root / "lab" / f"a{i}.nii.gz", i % 3, np.uint8)}
+            {
+                "image": [_volume(root / "img" / f"a{i}.nii.gz", i), _volume(root / "img" / f"a{i}_pet.nii.gz", 9)],
+                "label": _volume(root / "lab" / f"a{i}.nii.gz", i % 3, np.uint8),
+            }
             for i in range(2)
         ],
         "validation": [
-            {"image": [_volume(root / "img" / "v0.nii.gz", 5), _volume(root / "img" / "v0_pet.nii.gz", 9)],
-             "label": _volume(root / "lab" / "v0.nii.gz", 2, np.uint8)}
+            {
+                "image": [_volume(root / "img" / "v0.nii.gz", 5), _volume(root / "img" / "v0_pet.nii.gz", 9)],
+                "label": _volume(root / "lab" / "v0.nii.gz", 2, np.uint8),
+            }
         ],
         "test": [{"image": [_volume(root / "img" / "t0.nii", 7), _volume(root / "img" / "t0_pet.nii", 9)]}],
         "description": "synthetic",
@@ -76,13 +80,14 @@ def test_existing_dataset_needs_overwrite(datalist: Path, tmp_path: Path) -> Non
     stale.write_bytes(b"")
     datalist_to_nnunet_raw(datalist, tmp_path / "raw", 7, "Synthetic", test_section=None, overwrite=True)
     assert not stale.exists() and not (tmp_path / "raw" / "Dataset007_Synthetic" / "imagesTs").exists()
-    with pytest.raises(ValueError, match="dataset_id=7 is taken by .*Dataset007_Synthetic"):
+    with pytest.raises(ValueError, match=r"dataset_id=7 is taken by .*Dataset007_Synthetic"):
         datalist_to_nnunet_raw(datalist, tmp_path / "raw", 7, "Other")
 
 
 def test_command_line(datalist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     raw = tmp_path / "raw"
-    assert main([str(datalist), "--dataset-id", "12", "--name", "Cli", "--raw-dir", str(raw), "--sections", "training"]) == 0
+    argv = [str(datalist), "--dataset-id", "12", "--name", "Cli", "--raw-dir", str(raw), "--sections", "training"]
+    assert main(argv) == 0
     assert capsys.readouterr().out.strip() == str(raw / "Dataset012_Cli")
     assert json.loads((raw / "Dataset012_Cli" / "dataset.json").read_text())["numTraining"] == 2
 
@@ -115,5 +120,5 @@ def test_bad_datalist_names_key_and_expectation(
 
 @pytest.mark.parametrize(("dataset_id", "name"), [(0, "A"), (1000, "A"), (True, "A"), (5, "a b"), (5, "")])
 def test_bad_id_or_name(datalist: Path, tmp_path: Path, dataset_id: int, name: str) -> None:
-    with pytest.raises(ValueError, match="dataset_id=|name="):
+    with pytest.raises(ValueError, match=r"dataset_id=|name="):
         datalist_to_nnunet_raw(datalist, tmp_path / "raw", dataset_id, name)
