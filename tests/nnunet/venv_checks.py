@@ -2,13 +2,15 @@
 
     python tests/nnunet/venv_checks.py networks PREPROCESSED_DATASET_DIR PLANS_NAME...
     python tests/nnunet/venv_checks.py pretrained PREPROCESSED_DATASET_DIR PLANS_NAME PLAIN_CHECKPOINT
+    python tests/nnunet/venv_checks.py lookup TRAINER_NAME...
 
 ``networks``: for each plans file, ``nnUNetTrainerDCA.build_network_architecture`` (as training and
 ``nnUNetv2_predict`` call it) on the 3d_fullres configuration: the wrapped class, the keys next to the
 plain network's, the output shapes with and without deep supervision, and the error for a plans
 architecture it cannot wrap. ``pretrained``: nnU-Net's own ``load_pretrained_weights`` (what
 ``-pretrained_weights`` runs) into an initialised DCA trainer: which weights came from the file and
-whether the DCA weights kept their initialisation.
+whether the DCA weights kept their initialisation. ``lookup``: the classes nnU-Net's own lookup by name
+(``nnUNetv2_train -tr NAME``) finds, with ``nnUNet_extTrainer`` as the caller set it.
 """
 
 from __future__ import annotations
@@ -88,9 +90,25 @@ def pretrained(dataset_dir: Path, plans_name: str, checkpoint: Path) -> dict:
     }
 
 
+def lookup(names: list[str]) -> dict:
+    from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
+
+    found = {}
+    for name in names:
+        trainer = recursive_find_trainer_class_by_name(name)
+        found[name] = {
+            "module": trainer.__module__,
+            "is_dca": issubclass(trainer, nnUNetTrainerDCA),
+            "dca_args": getattr(trainer, "dca_args", None),
+        }
+    return found
+
+
 if __name__ == "__main__":
     command, dataset = sys.argv[1], Path(sys.argv[2])
-    if command == "networks":
+    if command == "lookup":
+        output = lookup(sys.argv[2:])
+    elif command == "networks":
         output = networks(dataset, sys.argv[3:])
     elif command == "pretrained":
         output = pretrained(dataset, sys.argv[3], Path(sys.argv[4]))
