@@ -30,6 +30,7 @@ from dca_monai.nnunet import trainer_search_path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("DCA_MONAI_NNUNET_VENV", REPO_ROOT / ".venv-nnunet"))
 CHECKS = Path(__file__).with_name("venv_checks.py")
+BUDGET_TRAINERS = REPO_ROOT / "scripts" / "nnunet_trainers"
 DATASET = "Dataset501_CTOrgans"
 PLANS = "nnUNetPlansCPU"
 CONFIG = "3d_fullres"
@@ -59,7 +60,8 @@ def _fold_dir(env: dict[str, str], trainer: str, fold: int) -> Path:
 
 def _train(env: dict[str, str], trainer: str, fold: int, *extra: str, epochs: int = 1, iterations: int = 2) -> str:
     budget = {**env, "DCA_MONAI_NNUNET_EPOCHS": str(epochs), "DCA_MONAI_NNUNET_ITERATIONS": str(iterations)}
-    return _run(budget, "nnUNetv2_train", "501", CONFIG, str(fold), "-p", PLANS, "-tr", trainer, "-device", "cpu", *extra)
+    command = ("nnUNetv2_train", "501", CONFIG, str(fold), "-p", PLANS, "-tr", trainer, "-device", "cpu", *extra)
+    return _run(budget, *command)
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
@@ -86,7 +88,7 @@ def nnunet_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "nnUNet_raw": str(root / "raw"),
         "nnUNet_preprocessed": str(root / "preprocessed"),
         "nnUNet_results": str(root / "results"),
-        "nnUNet_extTrainer": os.pathsep.join([str(trainer_search_path()), str(REPO_ROOT / "scripts" / "nnunet_trainers")]),
+        "nnUNet_extTrainer": os.pathsep.join([str(trainer_search_path()), str(BUDGET_TRAINERS)]),
         "nnUNet_n_proc_DA": "0",  # augmentation in the main process
         "nnUNet_def_n_proc": "1",
         "nnUNet_compile": "false",
@@ -135,7 +137,8 @@ def test_planned_plain_and_resenc_networks_get_dca(nnunet_env: dict[str, str]) -
         nnunet_env, "nnUNetv2_plan_experiment", "-d", "501", "-pl", "nnUNetPlannerResEncM",
         "-overwrite_target_spacing", "6", "6", "6", "-overwrite_plans_name", "nnUNetResEncCPU",
     )  # fmt: skip
-    result = _check(nnunet_env, "networks", str(Path(nnunet_env["nnUNet_preprocessed"]) / DATASET), PLANS, "nnUNetResEncCPU")
+    preprocessed = Path(nnunet_env["nnUNet_preprocessed"]) / DATASET
+    result = _check(nnunet_env, "networks", str(preprocessed), PLANS, "nnUNetResEncCPU")
     for plans, parent in ((PLANS, "PlainConvUNet"), ("nnUNetResEncCPU", "ResidualEncoderUNet")):
         network = result[plans]
         assert network["plain_class"] == parent and network["class"] == "DCAUNet"
