@@ -84,8 +84,9 @@ def training_step(network: nn.Module, x: torch.Tensor):
 
 def peak_memory_mib(spec: dict, device: torch.device) -> float:
     if device.type == "cuda":
-        network, patch, batch = build(spec["variant"], Path(spec["plans"]), spec["configuration"], spec["dca_args"])
-        step = training_step(network.to(device), torch.rand(spec["batch"], channels(Path(spec["plans"]))[0], *patch, device=device))
+        network, patch, _ = build(spec["variant"], Path(spec["plans"]), spec["configuration"], spec["dca_args"])
+        x = torch.rand(spec["batch"], channels(Path(spec["plans"]))[0], *patch, device=device)
+        step = training_step(network.to(device), x)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
