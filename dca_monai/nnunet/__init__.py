@@ -29,7 +29,15 @@ def trainer_search_path() -> Path:
 
 def __getattr__(name: str) -> Any:
     if name in _TRAINERS:
-        from dca_monai.nnunet import trainers
-
+        try:
+            from dca_monai.nnunet import trainers
+        except ModuleNotFoundError as error:
+            if error.name is None or not error.name.startswith("nnunetv2"):
+                raise
+            raise ModuleNotFoundError(
+                f"dca_monai.nnunet.{name} needs nnunetv2, which is not installed: pip install -e '.[nnunet]' "
+                "(or bash scripts/setup_nnunet.sh for the tested environment)",
+                name=error.name,
+            ) from error
         return getattr(trainers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
