@@ -80,8 +80,9 @@ def main() -> None:
         "DCA_MONAI_NNUNET_ITERATIONS": str(args.iterations),
     }
     if args.device == "cpu":
-        env.setdefault("nnUNet_n_proc_DA", "0")
         env.setdefault("nnUNet_def_n_proc", "1")
+    # augmentation in the main process on CPU; only for training (nnU-Net's planner sets threads from it)
+    train_env = {"nnUNet_n_proc_DA": "0", **env} if args.device == "cpu" else env
 
     print("building the embedded CT dataset and converting it to nnU-Net's raw format ...", flush=True)
     datalist = build_ct_organ_dataset(out / "ct_dataset", num_train=4, num_val=1)

@@ -60,6 +60,7 @@ def _fold_dir(env: dict[str, str], trainer: str, fold: int) -> Path:
 
 def _train(env: dict[str, str], trainer: str, fold: int, *extra: str, epochs: int = 1, iterations: int = 2) -> str:
     budget = {**env, "DCA_MONAI_NNUNET_EPOCHS": str(epochs), "DCA_MONAI_NNUNET_ITERATIONS": str(iterations)}
+    budget["nnUNet_n_proc_DA"] = "0"  # augmentation in the main process (planning needs it unset: 0 threads)
     command = ("nnUNetv2_train", "501", CONFIG, str(fold), "-p", PLANS, "-tr", trainer, "-device", "cpu", *extra)
     return _run(budget, *command)
 
@@ -89,7 +90,6 @@ def nnunet_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "nnUNet_preprocessed": str(root / "preprocessed"),
         "nnUNet_results": str(root / "results"),
         "nnUNet_extTrainer": os.pathsep.join([str(trainer_search_path()), str(BUDGET_TRAINERS)]),
-        "nnUNet_n_proc_DA": "0",  # augmentation in the main process
         "nnUNet_def_n_proc": "1",
         "nnUNet_compile": "false",
     }
