@@ -95,19 +95,8 @@ def main() -> None:
     organs = ct_class_names()[1:]
     scores = {}
     for label, trainer in TRAINERS.items():
-        nnunet(
-            env,
-            "nnUNetv2_train",
-            str(DATASET_ID),
-            "3d_fullres",
-            "0",
-            "-p",
-            plans,
-            "-tr",
-            trainer,
-            "-device",
-            args.device,
-        )
+        train = ["nnUNetv2_train", str(DATASET_ID), "3d_fullres", "0", "-p", plans, "-tr", trainer]
+        nnunet(train_env, *train, "-device", args.device)
         predictions = out / "predictions" / trainer
         nnunet(
             env, "nnUNetv2_predict", "-i", str(raw / "imagesTs"), "-o", str(predictions), "-d", str(DATASET_ID),
