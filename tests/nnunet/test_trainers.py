@@ -191,6 +191,7 @@ def test_pretrained_plain_checkpoint_into_dca_trainer(nnunet_env: dict[str, str]
     loaded = _check(
         nnunet_env, "pretrained", str(Path(nnunet_env["nnUNet_preprocessed"]) / DATASET), PLANS, str(plain_checkpoint)
     )
+    assert loaded["plain_view_after_initialize"]
     assert loaded["plain_keys"] > 0 and loaded["from_file"] == loaded["plain_keys"]  # all but the seg layers
     assert loaded["changed_by_file"] > 0 and loaded["dca_keys"] > 0 and loaded["dca_kept"]
     output = _train(

@@ -1,7 +1,7 @@
 """Checks run by ``tests/nnunet/test_trainers.py`` inside the nnU-Net environment; prints one JSON object.
 
     python tests/nnunet/venv_checks.py networks PREPROCESSED_DATASET_DIR PLANS_NAME...
-    python tests/nnunet/venv_checks.py pretrained PREPROCESSED_DATASET_DIR PLANS_NAME PLAIN_CHECKPOINT
+    python tests/nnunet/venv_checks.py pretrained PREPROCESSED_DATASET_DIR PLANS_NAME PLAIN_CHECKPOINT  # fold 0
     python tests/nnunet/venv_checks.py lookup TRAINER_NAME...
 
 ``networks``: for each plans file, ``nnUNetTrainerDCA.build_network_architecture`` (as training and
@@ -72,16 +72,25 @@ def networks(dataset_dir: Path, plans_names: list[str]) -> dict:
 
 
 def pretrained(dataset_dir: Path, plans_name: str, checkpoint: Path) -> dict:
-    dataset_json = json.loads((dataset_dir / "dataset.json").read_text())
-    trainer = nnUNetTrainerDCA(_plans(dataset_dir, plans_name), "3d_fullres", 0, dataset_json, torch.device("cpu"))
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    # as nnUNetv2_train creates it (the trainer found by name through nnUNet_extTrainer)
+    trainer = get_trainer_from_args(
+        dataset_dir.name, "3d_fullres", 0, "nnUNetTrainerDCA", plans_name, device=torch.device("cpu")
+    )
     trainer.initialize()
-    before = {k: v.clone() for k, v in trainer.network.state_dict().items()}
-    load_pretrained_weights(trainer.network, str(checkpoint))
-    trainer.network.accepts_plain_weights = False
-    after = trainer.network.state_dict()
+    network = trainer.network
+    plain_view_after_initialize = network.accepts_plain_weights
+    network.accepts_plain_weights = False
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    network.accepts_plain_weights = plain_view_after_initialize
+    load_pretrained_weights(network, str(checkpoint))
+    network.accepts_plain_weights = False
+    after = network.state_dict()
     source = torch.load(checkpoint, map_location="cpu", weights_only=False)["network_weights"]
     plain_keys = [k for k in after if not k.startswith("dca.") and ".seg_layers." not in k]
     return {
+        "plain_view_after_initialize": plain_view_after_initialize,
         "plain_keys": len(plain_keys),
         "from_file": sum(torch.equal(after[k], source[k]) for k in plain_keys),
         "changed_by_file": sum(not torch.equal(after[k], before[k]) for k in plain_keys),
