@@ -3,6 +3,7 @@
 #
 #   bash scripts/setup_nnunet.sh            # build, or reuse while scripts/nnunet-constraints.txt is unchanged
 #   DCA_MONAI_NNUNET_VENV=DIR bash scripts/setup_nnunet.sh
+# It also fetches the example CT files of the embedded dataset into it (as setup_env.sh does for .venv).
 #
 # nnunetv2 2.8.1 with dca_monai installed editable (`pip install -e ".[nnunet]"`), every version pinned by
 # scripts/nnunet-constraints.txt (pip freeze of a working build). Why a venv of its own: nnU-Net's trainer
@@ -26,3 +27,5 @@ if [ ! -f "$STAMP" ] || ! cmp -s "$CONSTRAINTS" "$STAMP"; then
   "$VENV/bin/python" -c "import nnunetv2, timm, torchvision, monai, dca_monai.nnunet.trainers; from importlib.metadata import version; print('[setup_nnunet.sh] nnunetv2', version('nnunetv2'), 'torch', version('torch'), 'monai', monai.__version__)"
   cp "$CONSTRAINTS" "$STAMP"
 fi
+# the embedded CT dataset's example files (TotalSegmentator's sdist), for the demo and the benchmark; skipped once fetched
+"$VENV/bin/python" -m dca_monai.apps.totalsegmentator_examples fetch
