@@ -28,7 +28,6 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import torch
 
 from dca_monai.utils.bundle_command import config_file_arg, run_bundle_command
 
@@ -101,25 +100,6 @@ def bundle_run(config_file: str, overrides: dict[str, object]) -> float:
     return run_bundle_command(config_file, overrides, cwd=REPO_ROOT)
 
 
-def score(prediction: Path, reference: Path, num_classes: int) -> tuple[list[float], list[float]]:
-    """Dice and HD95 (mm) per organ of a label NIfTI against the reference on the same grid."""
-    from monai.metrics import compute_dice, compute_hausdorff_distance
-
-    predicted, expected = nib.load(prediction), nib.load(reference)
-    if predicted.shape != expected.shape or not np.allclose(predicted.affine, expected.affine, atol=1e-3):
-        sys.exit(f"demo stopped: {prediction} is not on the grid of {reference}")
-
-    def one_hot(image: nib.Nifti1Image) -> torch.Tensor:
-        labels = torch.as_tensor(np.asanyarray(image.dataobj).astype(np.int64))
-        return torch.nn.functional.one_hot(labels, num_classes).permute(3, 0, 1, 2)[None].float()
-
-    y_pred, y = one_hot(predicted), one_hot(expected)
-    spacing = [float(s) for s in expected.header.get_zooms()[:3]]
-    dice = compute_dice(y_pred, y, include_background=False)[0]
-    hd95 = compute_hausdorff_distance(y_pred, y, include_background=False, percentile=95, spacing=spacing)[0]
-    return dice.tolist(), hd95.tolist()
-
-
 def seg_matches_label(seg_path: Path, series_dir: Path, label_path: Path) -> bool:
     """Read the DICOM SEG back and compare every frame with the label NIfTI at its source instance."""
     import highdicom as hd
@@ -141,7 +121,7 @@ def run_variant(name: str, folder: str, dca: bool, common: dict[str, object], ou
     result = VariantResult(name)
     root = out / folder
     common = {**common, "network_def#dca": dca}
-    paths = {"ckpt_dir": root / "models", "output_dir": root / "train"}
+    paths = {"ckpt_dir": root / "models", "output_dir": root / "train", "finetune": False}  # from scratch
     result.train_seconds = bundle_run(config("train.json"), {**common, **paths})
     result.logs = paths["output_dir"]
     infer_dir = root / "inference"
@@ -155,10 +135,22 @@ def run_variant(name: str, folder: str, dca: bool, common: dict[str, object], ou
     return result
 
 
+def run_shipped(series: Path, out: Path) -> VariantResult:
+    """Segment the unseen patient's series with the shipped ``models/model.pt`` and the bundle's defaults."""
+    result = VariantResult("shipped model.pt")
+    infer_dir = out / "shipped" / "inference"
+    overrides = {"bundle_root": BUNDLE, "input_path": series, "output_dir": infer_dir}
+    result.infer_seconds = bundle_run(config("inference.json"), overrides)
+    result.label_path = infer_dir / f"{series.name}_seg.nii.gz"
+    result.seg_path = infer_dir / f"{series.name}_seg.dcm"
+    return result
+
+
 def print_report(results: list[VariantResult], organs: list[str], quick: bool) -> None:
     print("\n" + "=" * 110)
     note = " (--quick: CI-sized, not meaningful)" if quick else ""
     print(f"DCA vs parent on the unseen CT patient (DICOM series){note}")
+    print("The shipped model.pt is the bundle's default recipe; the other two are trained here from scratch.")
     print(
         "Reference labels are TotalSegmentator model outputs, not manual; one patient, a 40 mm slab: "
         "agreement with TotalSegmentator, not a clinical benchmark.\n"
@@ -169,12 +161,14 @@ def print_report(results: list[VariantResult], organs: list[str], quick: bool) -
         print(f"{'':<22}{'HD95':<6}" + "".join(f"{h:>16.1f} mm" for h in r.hd95) + f"{np.nanmean(r.hd95):>6.1f} mm")
     print(f"\n{'network':<22}{'train s':>9}{'infer s':>9}  DICOM SEG read back = label NIfTI")
     for r in results:
-        print(f"{r.name:<22}{r.train_seconds:>9.0f}{r.infer_seconds:>9.1f}  {'yes' if r.seg_matches else 'NO'}")
+        trained = f"{r.train_seconds:>9.0f}" if r.train_seconds else f"{'shipped':>9}"
+        print(f"{r.name:<22}{trained}{r.infer_seconds:>9.1f}  {'yes' if r.seg_matches else 'NO'}")
     for r in results:
         print(f"\n{r.name}:")
         print(f"  label NIfTI:      {r.label_path}")
         print(f"  DICOM SEG:        {r.seg_path}")
-        print(f"  TensorBoard logs: {r.logs}   (tensorboard --logdir {r.logs})")
+        if r.logs is not None:
+            print(f"  TensorBoard logs: {r.logs}   (tensorboard --logdir {r.logs})")
 
 
 def main() -> None:
@@ -188,6 +182,7 @@ def main() -> None:
 
     from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset
     from dca_monai.apps.ct_organs import ct_class_names
+    from dca_monai.metrics import score_label_maps
 
     sizes = QUICK if args.quick else FULL
     print("building the embedded CT dataset (TotalSegmentator example files) ...", flush=True)
@@ -204,11 +199,13 @@ def main() -> None:
     if args.epochs is not None:
         common["epochs"] = args.epochs
     results = [
+        run_shipped(series, out),
         run_variant("DCADynUNet (DCA)", "dca", True, common, out, series),
         run_variant("DynUNet (dca=false)", "parent", False, common, out, series),
     ]
     for result in results:
-        result.dice, result.hd95 = score(result.label_path, reference, len(organs) + 1)
+        scores = score_label_maps(result.label_path, reference, len(organs) + 1)
+        result.dice, result.hd95 = list(scores.dice), list(scores.hd95)
         result.seg_matches = seg_matches_label(result.seg_path, series, result.label_path)
     print_report(results, organs, args.quick)
     if not all(result.seg_matches for result in results):

@@ -62,7 +62,14 @@ from dca_monai.apps.totalsegmentator_examples import SDIST_NAME, example_path, t
 from dca_monai.data.dicom_series import read_dicom_series
 from dca_monai.utils.atomic_file import write_bytes_atomic
 
-__all__ = ["BUILD_FORMAT", "build_ct_organ_dataset", "copy_series_with_uids", "main", "remap_total_labels"]
+__all__ = [
+    "BUILD_FORMAT",
+    "build_ct_organ_dataset",
+    "copy_series_with_uids",
+    "main",
+    "remap_total_labels",
+    "write_test_case",
+]
 
 DATALIST_NAME = "datalist.json"
 BUILD_FORMAT = 1
@@ -141,16 +148,7 @@ def build_ct_organ_dataset(
     finally:
         torch.set_num_threads(previous)
 
-    series_dir = copy_series_with_uids(example_path("dicom_series", source_dir), output_dir / "dicom" / "test_000")
-    series = read_dicom_series(series_dir)
-    source_label = nib.load(example_path("dicom_label", source_dir))
-    label = label_on_grid(
-        remap_total_labels(np.asanyarray(source_label.dataobj), class_map),
-        source_label.affine,
-        series.shape,
-        series.affine,
-    )
-    write_bytes_atomic(output_dir / "labels" / "test_000.nii.gz", nifti_gz_bytes(label, series.affine))
+    write_test_case(output_dir, source_dir)
     test = [{"image": "dicom/test_000", "label": "labels/test_000.nii.gz"}]
 
     datalist: dict[str, Any] = {
@@ -174,6 +172,40 @@ def build_ct_organ_dataset(
     }
     write_bytes_atomic(datalist_path, (json.dumps(datalist, indent=2) + "\n").encode())
     return datalist_path
+
+
+def write_test_case(output_dir: str | os.PathLike, source_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Write only the test case, the unseen patient: ``dicom/test_000/`` and ``labels/test_000.nii.gz``.
+
+    The same files as :func:`build_ct_organ_dataset` writes for its ``"test"`` section, in seconds
+    (no augmented training cases): the series with its UIDs filled, and its label map on the
+    series' grid.
+
+    Args:
+        output_dir: folder to write to; created when missing.
+        source_dir: the extracted example files; the set-up's folder by default.
+
+    Returns:
+        ``{"image": series folder, "label": label NIfTI}``, absolute paths.
+
+    Raises:
+        TotalSegmentatorExamplesMissing: when the set-up did not fetch the example files.
+    """
+    output_dir = Path(output_dir)
+    class_map = total_class_map(source_dir)
+    series_dir = copy_series_with_uids(example_path("dicom_series", source_dir), output_dir / "dicom" / "test_000")
+    series = read_dicom_series(series_dir)
+    source_label = nib.load(example_path("dicom_label", source_dir))
+    label = label_on_grid(
+        remap_total_labels(np.asanyarray(source_label.dataobj), class_map),
+        source_label.affine,
+        series.shape,
+        series.affine,
+    )
+    label_path = output_dir / "labels" / "test_000.nii.gz"
+    label_path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(label_path, nifti_gz_bytes(label, series.affine))
+    return {"image": series_dir.resolve(), "label": label_path.resolve()}
 
 
 def remap_total_labels(label: np.ndarray, class_map: dict[int, str]) -> np.ndarray:

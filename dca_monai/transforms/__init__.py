@@ -1,9 +1,10 @@
-"""Transform-side pieces MONAI lacks: an atomic NIfTI writer, a DICOM SEG writer, foreground normalisation and a
-skull-stripping check."""
+"""Transform-side pieces MONAI lacks: an atomic NIfTI writer, a DICOM SEG writer, foreground normalisation, per-class
+intensity shifts (contrast phases) and a skull-stripping check."""
 
 from __future__ import annotations
 
 from dca_monai.transforms.atomic_nibabel_writer import AtomicNibabelWriter
+from dca_monai.transforms.class_intensity_shift import RandClassIntensityShiftd
 from dca_monai.transforms.dicom_seg_writer import DicomSegWriteError, SaveDicomSegd, segment_code, write_dicom_seg
 from dca_monai.transforms.normalize_foreground import BACKGROUND_VALUE, NormalizeForeground, NormalizeForegroundd
 from dca_monai.transforms.skull_strip_check import MAX_BRAIN_ML, SkullStripCheckd, bright_volume_ml
@@ -15,6 +16,7 @@ __all__ = [
     "DicomSegWriteError",
     "NormalizeForeground",
     "NormalizeForegroundd",
+    "RandClassIntensityShiftd",
     "SaveDicomSegd",
     "SkullStripCheckd",
     "bright_volume_ml",

@@ -395,8 +395,22 @@ CT = BundleCase(
     bundle="ct_dca_segmentation",
     num_classes=2,  # background, bone
     build_dataset=build_ct_dataset,
-    model_overrides={"filters": FILTERS, "roi_size": [32, 32, 32], "sw_batch_size": 2, "pixdim": [3.0, 3.0, 3.0]},
-    training_overrides={"epochs": 1, "val_interval": 1, "num_samples": 1, "batch_size": 2, "num_workers": 0},
+    model_overrides={
+        "num_classes": 2,
+        "segment_names": ["class 1"],
+        "filters": FILTERS,
+        "roi_size": [32, 32, 32],
+        "sw_batch_size": 2,
+        "pixdim": [3.0, 3.0, 3.0],
+    },
+    training_overrides={
+        "epochs": 1,
+        "val_interval": 1,
+        "num_samples": 1,
+        "batch_size": 2,
+        "num_workers": 0,
+        "finetune": False,  # from scratch: the shipped 6-organ weights do not fit the CI network
+    },
     iterations_per_epoch=2,  # 3 training cases in batches of 2
     ddp_iterations_per_epoch=1,  # 3 cases padded to 2 per rank, one batch of 2
     evaluation=Evaluation("validation", ("val_000.nii.gz", "val_001.nii.gz")),

@@ -15,7 +15,7 @@ import torch
 from tests.bundles.bundle_runner import BUNDLES, bundle_network, config_files, run_bundle, run_python
 
 FILTERS = [4, 4, 8, 8, 8]
-CLASSES = {"brain_mri_dca_segmentation": 4, "ct_dca_segmentation": 2}
+CLASSES = {"brain_mri_dca_segmentation": 4, "ct_dca_segmentation": 6}
 EXPORT_SHAPE = (1, 1, 32, 32, 32)
 SECOND_SHAPE = (2, 1, 48, 32, 64)  # another batch, another size per axis
 TOLERANCE = 1e-4

@@ -28,6 +28,8 @@ from tests.bundles.bundle_runner import BUNDLES, REPO_ROOT, TORCHRUN, config_fil
 BUNDLE = "ct_dca_segmentation"
 EPOCHS = 4
 OVERRIDES = {
+    "num_classes": 2,
+    "finetune": False,
     "pixdim": [3.0, 3.0, 3.0],
     "filters": [4, 4, 8, 8, 8],
     "roi_size": [32, 32, 32],

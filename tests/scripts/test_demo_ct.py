@@ -34,10 +34,14 @@ def test_quick_ct_demo_scores_both_networks_on_the_dicom_patient(tmp_path: Path)
         dice = [float(value) for value in dice_line.split("Dice")[1].split()]
         assert len(dice) == 6 and all(0.0 <= value <= 1.0 for value in dice)
         assert re.search(rf"^{re.escape(name)} +\d+ +[\d.]+  yes$", report, flags=re.MULTILINE)
-    assert report.count(" mm") >= 12  # HD95 per organ and mean, for both networks
+    assert report.count(" mm") >= 18  # HD95 per organ and mean, for the three networks
+    # the shipped weights, beside the two trained here: scored, not trained, and their SEG read back
+    shipped = next(line for line in report.splitlines() if line.startswith("shipped model.pt") and "Dice" in line)
+    assert len(shipped.split("Dice")[1].split()) == 6
+    assert re.search(r"^shipped model\.pt +shipped +[\d.]+  yes$", report, flags=re.MULTILINE)
 
     series = sorted((tmp_path / "dataset" / "dicom" / "test_000").iterdir())
-    for folder in ("dca", "parent"):
+    for folder in ("shipped", "dca", "parent"):
         inference = tmp_path / folder / "inference"
         assert sorted(path.name for path in inference.iterdir()) == ["test_000_seg.dcm", "test_000_seg.nii.gz"]
         label = nib.load(inference / "test_000_seg.nii.gz")
