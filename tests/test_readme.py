@@ -38,3 +38,12 @@ def test_relative_links_resolve(page: Path) -> None:
 def test_readme_is_read_to_the_end() -> None:
     # the README leads to docs/ pages; detail lives there
     assert len(README.read_text().splitlines()) <= 220
+
+
+MODEL_CARDS = sorted(README.parent.glob("bundles/*/docs/README.md"))
+
+
+@pytest.mark.parametrize("card", MODEL_CARDS, ids=lambda path: path.parts[-3])
+def test_model_card_is_read_to_the_end(card: Path) -> None:
+    # a card follows the model zoo's outline; commands both bundles share live in docs/bundles.md
+    assert len(card.read_text().splitlines()) <= 200
