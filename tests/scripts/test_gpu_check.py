@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from dca_monai.blocks.spatial_cross_attention import SpatialCrossAttention
+from tests.nets.net_cases import small_net
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu_check.py"
 
@@ -25,8 +26,16 @@ def _load():
 gpu_check = _load()
 
 
+def _small(name: str, parent: bool) -> tuple[torch.nn.Module, tuple[int, ...]]:
+    """The small test network of ``name`` (or its parent) in 3D, and an input size it takes."""
+    case = small_net(name)
+    size = case.input_sizes[3][0]
+    torch.manual_seed(0)
+    return (case.parent if parent else case.net)(**case.small_kwargs(3, size)), size
+
+
 def test_attention_census_sees_explicit_and_fused_paths() -> None:
-    model, size = gpu_check._small("DCABasicUNet", parent=False)
+    model, size = _small("DCABasicUNet", parent=False)
     x = torch.rand(2, 1, *size)
     assert gpu_check.attention_backends(model, x, torch.bfloat16) == {"explicit": 4}  # 4 stages, small scores
     for module in model.modules():
@@ -37,12 +46,12 @@ def test_attention_census_sees_explicit_and_fused_paths() -> None:
 
 
 def test_parent_has_no_attention() -> None:
-    model, size = gpu_check._small("DCABasicUNet", parent=True)
+    model, size = _small("DCABasicUNet", parent=True)
     assert gpu_check.attention_backends(model, torch.rand(2, 1, *size), torch.bfloat16) == {}
 
 
 def test_bf16_step_time_on_cpu() -> None:
-    model, size = gpu_check._small("DCADynUNet", parent=False)
+    model, size = _small("DCADynUNet", parent=False)
     ms, mib = gpu_check.step_time_and_memory(model, torch.rand(2, 1, *size), torch.bfloat16)
     assert ms > 0 and mib != mib  # CPU: no CUDA peak memory (NaN)
 
