@@ -1,6 +1,6 @@
 """What both bundles promise, run end to end through ``python -m monai.bundle`` on each, CI-sized.
 
-Every command runs in a subprocess as in the bundles' docs/README.md, shrunk by the overrides of its
+Every command runs in a subprocess as in docs/bundles.md, shrunk by the overrides of its
 case (``tests/bundles/bundle_cases.py``); the test ids name the bundle (``brain``, ``ct``). Each
 bundle's dataset is built and its default training command run once per session (``conftest.py``),
 shared with the bundle's own tests in ``test_brain_mri_bundle.py`` and ``test_ct_bundle.py``.
