@@ -11,8 +11,9 @@ holding the two files.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from dca_monai.apps.debian_data import find_debian_data_file
 
 __all__ = ["COLIN27_DIR_VARIABLE", "COLIN27_FILES", "COLIN27_SEARCH_DIRS", "colin27_path"]
 
@@ -35,17 +36,6 @@ def colin27_path(name: str = "brain") -> Path:
         ValueError: when ``name`` is not a key of :data:`COLIN27_FILES`.
         FileNotFoundError: when no searched folder holds the file, saying how to install it.
     """
-    if name not in COLIN27_FILES:
-        raise ValueError(f"name={name!r} but one of {sorted(COLIN27_FILES)} was expected")
-    folders = list(COLIN27_SEARCH_DIRS)
-    if os.environ.get(COLIN27_DIR_VARIABLE):
-        folders.insert(0, Path(os.environ[COLIN27_DIR_VARIABLE]))
-    for folder in folders:
-        if (folder / COLIN27_FILES[name]).is_file():
-            return folder / COLIN27_FILES[name]
-    searched = ", ".join(str(folder) for folder in folders)
-    raise FileNotFoundError(
-        f"Colin27 {COLIN27_FILES[name]} not found in {searched}; expected Debian's mricron-data package "
-        f"(`apt-get install mricron-data`, which scripts/setup_env.sh runs) or ${COLIN27_DIR_VARIABLE} "
-        "set to a folder holding ch2.nii.gz and ch2bet.nii.gz"
+    return find_debian_data_file(
+        name, COLIN27_FILES, COLIN27_SEARCH_DIRS, COLIN27_DIR_VARIABLE, "Colin27", "mricron-data"
     )

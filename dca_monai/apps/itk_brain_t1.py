@@ -20,6 +20,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from dca_monai.apps.debian_data import find_debian_data_file
 from dca_monai.apps.nifti_bytes import nifti_gz_bytes
 from dca_monai.utils.atomic_file import write_bytes_atomic
 
@@ -45,19 +46,8 @@ def itk_t1_path(name: str = "t1") -> Path:
         ValueError: when ``name`` is not a key of :data:`ITK_T1_FILES`.
         FileNotFoundError: when no searched folder holds the file, saying how to install it.
     """
-    if name not in ITK_T1_FILES:
-        raise ValueError(f"name={name!r} but one of {sorted(ITK_T1_FILES)} was expected")
-    folders = list(ITK_T1_SEARCH_DIRS)
-    if os.environ.get(ITK_T1_DIR_VARIABLE):
-        folders.insert(0, Path(os.environ[ITK_T1_DIR_VARIABLE]))
-    for folder in folders:
-        if (folder / ITK_T1_FILES[name]).is_file():
-            return folder / ITK_T1_FILES[name]
-    searched = ", ".join(str(folder) for folder in folders)
-    raise FileNotFoundError(
-        f"ITK example T1 {ITK_T1_FILES[name]} not found in {searched}; expected Debian's insighttoolkit5-examples "
-        f"package (`apt-get install insighttoolkit5-examples`, which scripts/setup_env.sh runs) or "
-        f"${ITK_T1_DIR_VARIABLE} set to a folder holding {' and '.join(ITK_T1_FILES.values())}"
+    return find_debian_data_file(
+        name, ITK_T1_FILES, ITK_T1_SEARCH_DIRS, ITK_T1_DIR_VARIABLE, "ITK example T1", "insighttoolkit5-examples"
     )
 
 
