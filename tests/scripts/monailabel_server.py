@@ -2,9 +2,8 @@
 
 The server is the real MONAI Label 0.8.5 of ``.venv-monailabel`` (built by the script the first
 time). ``DCA_MONAI_SKIP_MONAILABEL=1`` skips the tests that need it, loudly, where that environment
-cannot be built. ``Server`` is ``test_monailabel.py``'s server generalised (studies folder or PACS,
-bundles, environment); that module still has its own copy, to be switched over once the CT
-bundle's pending change to it is merged.
+cannot be built. ``Server`` serves a studies folder or a PACS, for ``test_monailabel.py`` and
+``test_pacs.py``.
 """
 
 from __future__ import annotations

@@ -12,13 +12,7 @@ tests are then skipped with that reason; otherwise a failed build fails them.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,9 +26,8 @@ from dca_monai.apps.ct_organ_dataset import write_test_case
 from dca_monai.apps.ct_organs import ct_class_names
 from dca_monai.metrics import score_label_maps
 from tests.bundles.test_ct_shipped_model import MIN_DICE
+from tests.scripts.monailabel_server import Server, setup_app, skip_without_monailabel
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = REPO_ROOT / "scripts" / "monailabel.sh"
 BUNDLE = "brain_mri_dca_segmentation"
 # the CT bundle is served beside it: listed, trainable, and /infer with its shipped weights
 CT_BUNDLE = "ct_dca_segmentation"
@@ -52,21 +45,11 @@ CI_SIZES = {
 pytestmark = pytest.mark.slow
 
 
-def _run_script(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT), *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
 @pytest.fixture(scope="module")
 def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The monaibundle app laid out by the script, with the brain bundle tuned to CI sizes."""
-    if os.environ.get("DCA_MONAI_SKIP_MONAILABEL") == "1":
-        pytest.skip("DCA_MONAI_SKIP_MONAILABEL=1: MONAI Label environment not built on this machine; NOT TESTED")
-    app = tmp_path_factory.mktemp("monailabel") / "monaibundle"
-    setup = _run_script("--setup-only", "--app-dir", str(app), "--bundles", BUNDLES)
-    output = setup.stdout[-3000:] + setup.stderr[-5000:]
-    assert setup.returncode == 0, f"scripts/monailabel.sh --setup-only failed:\n{output}"
+    skip_without_monailabel()
+    app = setup_app(tmp_path_factory.mktemp("monailabel") / "monaibundle", BUNDLES)
     configs = app / "model" / BUNDLE / "configs"
     for name, values in CI_SIZES.items():
         config = json.loads((configs / name).read_text())
@@ -100,55 +83,12 @@ def write_ct_study(studies: Path, scratch: Path) -> None:
     shutil.copy(case["label"], studies.parent / f"{CT_STUDY}_reference.nii.gz")
 
 
-class Server:
-    """``scripts/monailabel.sh`` started in the background; ``request`` calls its REST API."""
-
-    def __init__(self, app: Path, studies: Path, log: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.log = log
-        self.process = subprocess.Popen(
-            ["bash", str(SCRIPT), "--app-dir", str(app), "--studies", str(studies), "--bundles", BUNDLES]
-            + ["--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO_ROOT,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"server exited early:\n{self.log_tail()}"
-            try:
-                self.request("GET", "/info/", timeout=5)
-                return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(2)
-        self.stop()
-        raise AssertionError(f"server not answering /info/ after 300 s:\n{self.log_tail()}")
-
-    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 600) -> bytes:
-        data = json.dumps(body).encode() if body is not None else b""
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method)
-        if body is not None:
-            request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read()
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-5000:]
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, 15)
-        self.process.wait(timeout=60)
-
-
 @pytest.fixture
 def server_factory(app_dir: Path, studies: Path, tmp_path: Path) -> Iterator:
     started: list[Server] = []
 
     def start() -> Server:
-        server = Server(app_dir, studies, tmp_path / f"server_{len(started)}.log")
+        server = Server(app_dir, ["--studies", str(studies)], BUNDLES, tmp_path / f"server_{len(started)}.log")
         started.append(server)
         return server
 
