@@ -27,6 +27,7 @@ The default first size has no two equal sizes among the network's inputs and ski
 parent's strides allow (not for SwinUNETR and FlexibleUNet, strides of 32): dynamo's duck sizing
 ties equal sizes together (an axis of 32 to a 32-channel dimension, a 2-voxel bottleneck to batch
 2), and a later size that parts them recompiles, the parent as much as the DCA network.
+``--no-duck-sizing`` turns that off, so small sizes show only the networks' own guards.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Any
 
 import torch
 import torch._dynamo
+import torch.fx.experimental._config
 from torch import nn
 from torch._dynamo.testing import CompileCounterWithBackend
 from torch.utils import benchmark
@@ -201,14 +203,21 @@ def main() -> None:
         nargs="+",
         help="input sizes like 48x80x112 (all networks; default: CHECK_SIZES); the first one is timed",
     )
+    parser.add_argument(
+        "--no-duck-sizing",
+        action="store_true",
+        help="give equal sizes separate symbols (torch.fx.experimental._config.use_duck_shape = False)",
+    )
     args = parser.parse_args()
+    if args.no_duck_sizing:
+        torch.fx.experimental._config.use_duck_shape = False
     # MONAI's UpCat graph-breaks, so each instance is its own frame, per grad mode and train flag: more than the
     # default 8 cache entries of that code; past the limit dynamo would run it eagerly and blur the timing
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     sizes = [parse_size(text, args.spatial_dims) for text in args.sizes] if args.sizes else None
     print(
         f"torch {torch.__version__}, CPU {cpu_model()}, {torch.get_num_threads()} threads, {args.spatial_dims}D, "
-        f"backend {args.backend}"
+        f"backend {args.backend}" + (", no duck sizing" if args.no_duck_sizing else "")
     )
     header = f"{'network':<18}{'breaks':>7}{'parent':>7}{'recompiles':>11}{'eval diff':>11}{'train diff':>11}"
     print(header + f"{'compile s':>10}{'eager ms':>10}{'compiled ms':>12}{'x':>6}{'parent recompiles':>19}")
