@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 import torch._dynamo
+import torch._inductor.config
 import torch.fx.experimental._config
 from torch import nn
 from torch._dynamo.testing import CompileCounterWithBackend
@@ -73,8 +74,9 @@ def compare_with_eager(
     """Largest absolute output difference of ``compiled`` from ``model`` over ``sizes`` (batch 2), and recompiles.
 
     In train mode both run from the same state (``model``'s buffers are the compiled module's, so batch
-    norm running statistics are restored between the two calls). Recompiles: the frames ``counter``
-    (the compiled module's backend) saw compiled at the sizes after the first; 0 without a counter.
+    norm running statistics are restored between the two calls) and the same random seed (dropout).
+    Recompiles: the frames ``counter`` (the compiled module's backend) saw compiled at the sizes after the
+    first; 0 without a counter.
     """
     worst = 0.0
     model.train(train)
@@ -83,8 +85,10 @@ def compare_with_eager(
         x = torch.rand(2, in_channels, *size, generator=torch.Generator().manual_seed(seed))
         state = {k: v.clone() for k, v in model.state_dict().items()}
         with torch.no_grad():
+            torch.manual_seed(seed)  # the same dropout masks (VNet drops out in train mode) for both
             expected = _first(model(x))
             model.load_state_dict(state)
+            torch.manual_seed(seed)
             got = _first(compiled(x))
             model.load_state_dict(state)
         worst = max(worst, (got - expected).abs().max().item())
@@ -214,6 +218,7 @@ def main() -> None:
     # MONAI's UpCat graph-breaks, so each instance is its own frame, per grad mode and train flag: more than the
     # default 8 cache entries of that code; past the limit dynamo would run it eagerly and blur the timing
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    torch._inductor.config.fallback_random = True  # eager's random numbers, so dropout compares equal
     sizes = [parse_size(text, args.spatial_dims) for text in args.sizes] if args.sizes else None
     print(
         f"torch {torch.__version__}, CPU {cpu_model()}, {torch.get_num_threads()} threads, {args.spatial_dims}D, "
