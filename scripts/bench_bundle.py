@@ -29,6 +29,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -163,11 +164,15 @@ def main() -> None:
         **parse_overrides(args.override),
     }
     rows = []
-    for label, dca in (("DynUNet (parent)", False), ("DCADynUNet", True)):
-        overrides = {**common, "network_def#dca": dca}
-        torch.manual_seed(0)
-        its, timed = training_iterations_per_second(overrides, args.epochs)
-        rows.append((label, its, timed, inference_seconds_per_volume(overrides), training_step_peak_mib(overrides)))
+    # the trainer validates at its last epoch and saves models/model.pt, last.pt and logs: not into the bundle
+    with tempfile.TemporaryDirectory(prefix="bench_bundle_") as scratch:
+        outputs = {name: str(Path(scratch) / name) for name in ("ckpt_dir", "checkpoint_dir", "output_dir")}
+        for label, dca in (("DynUNet (parent)", False), ("DCADynUNet", True)):
+            overrides = {**common, **outputs, "network_def#dca": dca}
+            torch.manual_seed(0)
+            its, timed = training_iterations_per_second(overrides, args.epochs)
+            infer, peak = inference_seconds_per_volume(overrides), training_step_peak_mib(overrides)
+            rows.append((label, its, timed, infer, peak))
     device = ("cuda, " if torch.cuda.is_available() else "") + f"CPU {cpu_model()}, {torch.get_num_threads()} threads"
     settings = {k: v for k, v in common.items() if k != "dataset_dir"}
     print(f"\nbrain_mri_dca_segmentation bundle, {device}, overrides {settings}")

@@ -136,7 +136,12 @@ def run_variant(
     result = VariantResult(name, reused=ckpt_dir)
     root = out / folder
     common = {**common, "network_def#dca": dca}
-    paths = {"ckpt_dir": ckpt_dir or root / "models", "output_dir": root / "train"}
+    # checkpoints/last.pt too: the bundle folder's own is another run's resume point
+    paths = {
+        "ckpt_dir": ckpt_dir or root / "models",
+        "checkpoint_dir": root / "checkpoints",
+        "output_dir": root / "train",
+    }
     if ckpt_dir is None:
         result.train_seconds = bundle_run(config("train.json"), {**common, **paths})
         result.logs = paths["output_dir"]

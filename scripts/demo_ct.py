@@ -147,7 +147,12 @@ def run_variant(
     result = VariantResult(name, reused=ckpt_dir)
     root = out / folder
     common = {**common, "network_def#dca": dca}
-    paths = {"ckpt_dir": ckpt_dir or root / "models", "output_dir": root / "train", "finetune": False}  # from scratch
+    paths = {
+        "ckpt_dir": ckpt_dir or root / "models",
+        "checkpoint_dir": root / "checkpoints",  # the bundle folder's own last.pt is another run's resume point
+        "output_dir": root / "train",
+        "finetune": False,  # from scratch
+    }
     if ckpt_dir is None:
         result.train_seconds = bundle_run(config("train.json"), {**common, **paths})
         result.logs = paths["output_dir"]

@@ -19,6 +19,7 @@ import pytest
 
 from dca_monai.utils.attention_gemms import cpu_model
 from tests.bundles.bundle_cases import BRAIN, MadeOnce
+from tests.bundles.bundle_runner import BUNDLES, file_times
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -188,7 +189,11 @@ def test_bench_dca_refuses_a_full_size_case_with_quick(
 
 @pytest.mark.slow
 def test_bench_bundle_quick_on_the_sessions_brain_dataset(bundle_datasets: MadeOnce[Path], tmp_path: Path) -> None:
-    output = run_script("bench_bundle.py", "--quick", "--dataset-dir", bundle_datasets(BRAIN), cwd=tmp_path)
+    dataset = bundle_datasets(BRAIN)
+    before = file_times(BUNDLES / BRAIN.bundle)
+    output = run_script("bench_bundle.py", "--quick", "--dataset-dir", dataset, cwd=tmp_path)
+
+    assert file_times(BUNDLES / BRAIN.bundle) == before  # its model.pt, checkpoints and logs went elsewhere
 
     assert "'filters': [4, 4, 8, 8, 8]" in output
     parent, dca = row(output, "DynUNet (parent)"), row(output, "DCADynUNet ")

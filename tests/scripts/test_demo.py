@@ -22,7 +22,7 @@ from PIL import Image
 from dca_monai.apps.colin27 import colin27_path
 from dca_monai.apps.itk_brain_t1 import itk_t1_path
 from tests.bundles.bundle_cases import BRAIN, FILTERS, MadeOnce
-from tests.bundles.bundle_runner import BundleRun, bundle_network
+from tests.bundles.bundle_runner import BUNDLES, BundleRun, bundle_network, file_times
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "demo.py"
@@ -92,6 +92,7 @@ def test_quick_demo_scores_the_sessions_runs_and_reports(
 ) -> None:
     dataset = bundle_datasets(BRAIN)
     runs = {"dca": bundle_trainings(BRAIN, True)[0], "parent": bundle_trainings(BRAIN, False)[0]}
+    before = file_times(BUNDLES / BRAIN.bundle)
 
     completed = run_demo(
         "--output-dir",
@@ -105,7 +106,8 @@ def test_quick_demo_scores_the_sessions_runs_and_reports(
     )
 
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
-    assert f"--config_file {SCRIPT.parents[1] / 'bundles' / BRAIN.bundle / 'configs' / 'train.json'} " not in (
+    assert file_times(BUNDLES / BRAIN.bundle) == before  # everything written under --output-dir
+    assert f"--config_file {BUNDLES / BRAIN.bundle / 'configs' / 'train.json'} " not in (
         completed.stdout
     )  # neither network trained again (evaluate.json's command merges train.json into a list)
     assert not list(tmp_path.glob("*/train"))

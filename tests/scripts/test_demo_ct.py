@@ -16,6 +16,7 @@ import pydicom
 import pytest
 
 from tests.apps.ct_examples import ct_organ_dataset
+from tests.bundles.bundle_runner import BUNDLES, file_times
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ORGANS = ("liver", "spleen", "stomach", "aorta", "inferior_vena_cava")
@@ -27,6 +28,7 @@ def test_quick_ct_demo_scores_both_networks_on_the_dicom_patient(
 ) -> None:
     dataset = ct_organ_dataset(tmp_path_factory)
     built = (dataset / "datalist.json").stat().st_mtime_ns
+    before = file_times(BUNDLES / "ct_dca_segmentation")
     completed = subprocess.run(
         [sys.executable, "scripts/demo_ct.py", "--quick", "--output-dir", str(tmp_path), "--dataset-dir", str(dataset)],
         cwd=REPO_ROOT,
@@ -38,6 +40,7 @@ def test_quick_ct_demo_scores_both_networks_on_the_dicom_patient(
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     assert not (tmp_path / "dataset").exists()  # the session's dataset, not built again: the demo's sizes
     assert (dataset / "datalist.json").stat().st_mtime_ns == built
+    assert file_times(BUNDLES / "ct_dca_segmentation") == before  # models, checkpoints, logs: under --output-dir
     report = completed.stdout[completed.stdout.index("DCA vs parent on the unseen CT patient") :]
     assert "TotalSegmentator model outputs, not manual" in report
     header = next(line for line in report.splitlines() if line.startswith("network") and "liver" in line)
