@@ -22,6 +22,12 @@ faster ones with ``torch.utils.benchmark``. Peak memory:
 on CUDA ``max_memory_allocated``; on CPU the peak resident set of a fresh subprocess during one
 step, above its resident set before it. ``--profile N`` also prints the N operators that take the
 most time in one DCA step and the DCA block's own share (``torch.profiler``).
+
+On CPU, glibc's allocator hands large tensors back to the system when they are freed, so every step
+faults its activations in again (system time; on this project's 2-core machine about half of a plain
+nnU-Net step). ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000`` in the environment keeps
+them for the timed steps (the header prints these settings); the peak memory subprocesses always run
+with glibc's defaults.
 """
 
 from __future__ import annotations
@@ -123,8 +129,9 @@ def peak_memory_mib(spec: dict, device: torch.device) -> float:
         base = torch.cuda.memory_allocated(device)
         step()
         return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}  # glibc's defaults
     done = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--child", json.dumps(spec)], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode:
         raise RuntimeError(f"peak memory subprocess for {spec} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -179,6 +186,7 @@ def main() -> None:
         "--threads", type=int, default=torch.get_num_threads(), help="CPU threads (torch.set_num_threads)"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak memory subprocesses")
+    parser.add_argument("--no-time", action="store_true", help="skip the timed steps (peak memory only)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N slowest ops of a DCA step")
     parser.add_argument("--dca-args", type=json.loads, default={}, help="nnUNetTrainerDCA.dca_args, as JSON")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -190,12 +198,12 @@ def main() -> None:
     device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    malloc = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("MALLOC_")) or "default"
     print(
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpu_model()}; torch {torch.__version__}; "
-        f"{args.threads} threads; device {device}; load average {load}",
+        f"{args.threads} threads; device {device}; load average {load}; glibc malloc settings: {malloc}",
         flush=True,
     )
-    rows = []
     with tempfile.TemporaryDirectory() as folder:
         plans_file = args.plans or plan_ct_dataset(Path(folder))
         built = {v: build(v, plans_file, args.configuration, args.dca_args) for v in VARIANTS}
@@ -204,8 +212,8 @@ def main() -> None:
         print(
             f"{plans_file.name} {args.configuration}: {type(built['plain'][0].encoder).__name__} stages "
             f"{built['plain'][0].encoder.output_channels}, planned patch {planned}, batch {batch}; DCA on skips "
-            f"{built['dca'][0].dca.skip_channels}, dca_args {args.dca_args}; {args.repeats} repeats after "
-            f"{args.warmup} warm-up step(s)",
+            f"{built['dca'][0].dca.skip_channels}, dca_args {args.dca_args}; "
+            + ("not timed" if args.no_time else f"{args.repeats} repeats after {args.warmup} warm-up step(s)"),
             flush=True,
         )
         spec = {"plans": str(plans_file), "configuration": args.configuration, "batch": batch}
@@ -215,7 +223,8 @@ def main() -> None:
             plain_mib, dca_mib = memory[tuple(patch)] = [peak_memory_mib(one, device) for one in specs]
             print(f"peak memory at patch {patch}: plain {plain_mib:.0f} MiB, DCA {dca_mib:.0f} MiB", flush=True)
         networks = [built[v][0].to(device) for v in VARIANTS]
-        for patch in patches:
+        seconds = {}
+        for patch in [] if args.no_time else patches:
             x = torch.rand(batch, channels(plans_file)[0], *patch, device=device)
             steps = [training_step(network, x) for network in networks]
             start = time.perf_counter()
@@ -224,21 +233,23 @@ def main() -> None:
             if args.warmup:
                 steps[1]()
             warmup = max(args.warmup - 1, 0)
-            seconds = interleaved_medians(steps, args.repeats, device, 0 if slow else 0.2, warmup, args.threads)
-            label = "x".join(map(str, patch)) + (" planned" if patch == planned else " reduced")
-            rows.append((label, *seconds, *memory.get(tuple(patch), [float("nan")] * 2)))
-            print(f"time at patch {label}: plain {seconds[0]:.3f} s, DCA {seconds[1]:.3f} s", flush=True)
+            plain_s, dca_s = seconds[tuple(patch)] = interleaved_medians(
+                steps, args.repeats, device, 0 if slow else 0.2, warmup, args.threads
+            )
+            print(f"time at patch {patch}: plain {plain_s:.3f} s, DCA {dca_s:.3f} s", flush=True)
             if args.profile:
                 profile_dca_step(networks[1], x, args.profile)
             del x, steps
     print(f"\nDCA / plain, forward+backward at batch {batch} ({args.configuration}, planned patch {planned}):")
     header = ("patch", "plain s", "DCA s", "time ratio", "plain MiB", "DCA MiB", "memory ratio")
     print(f"{header[0]:<22}" + "".join(f"{h:>13}" for h in header[1:]))
-    for label, plain_s, dca_s, plain_mib, dca_mib in rows:
-        cells = (plain_s, dca_s, dca_s / plain_s, plain_mib, dca_mib, dca_mib / plain_mib)
-        print(
-            f"{label:<22}" + "".join(f"{c:>13.3f}" if i in (0, 1, 2, 5) else f"{c:>13.0f}" for i, c in enumerate(cells))
-        )
+    for patch in patches:
+        plain_s, dca_s = seconds.get(tuple(patch), (float("nan"),) * 2)
+        plain_mib, dca_mib = memory.get(tuple(patch), (float("nan"),) * 2)
+        label = "x".join(map(str, patch)) + (" planned" if patch == planned else " reduced")
+        cells = [f"{plain_s:.3f}", f"{dca_s:.3f}", f"{dca_s / plain_s:.3f}"]
+        cells += [f"{plain_mib:.0f}", f"{dca_mib:.0f}", f"{dca_mib / plain_mib:.3f}"]
+        print(f"{label:<22}" + "".join(f"{cell:>13}" for cell in cells))
 
 
 if __name__ == "__main__":
