@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import copy
 import json
-import statistics
 import subprocess
 import sys
 import unittest.mock
@@ -43,14 +42,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from dca_monai.blocks import DualCrossAttention
 from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.nets.registry import DCA_NETS, dca_net_spec
-from dca_monai.utils.attention_gemms import cpu_model, print_gemm_table, record_gemms
+from dca_monai.utils.attention_gemms import print_gemm_table, record_gemms
+from dca_monai.utils.benchmarking import cpu_model, interleaved_medians
 from dca_monai.utils.peak_rss import peak_rss_bytes
 
 CASES = {
@@ -102,30 +101,6 @@ def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
     with FlopCounterMode(display=False, custom_mapping=FLOP_MAPPING) as counter, torch.no_grad():
         model(x)
     return counter.get_total_flops()
-
-
-def timed(fn: Callable[[], None], device: torch.device, min_run_time: float) -> float:
-    """Median seconds per call of ``fn``, ``torch.utils.benchmark`` (CUDA-synchronised), one measurement."""
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn})
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return timer.blocked_autorange(min_run_time=min_run_time).median
-
-
-def interleaved_medians(
-    runs: list[Callable[[], None]], repeats: int, device: torch.device, min_run_time: float = 0.2
-) -> list[float]:
-    """Median seconds per call of each of ``runs``, measured ABAB... ``repeats`` times after one warm-up each.
-
-    Each measurement is one ``blocked_autorange(min_run_time)`` (its median); slow runs count once each.
-    """
-    for run in runs:
-        run()
-    times: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeats):  # interleaved, so all see the same machine load
-        for i, run in enumerate(runs):
-            times[i].append(timed(run, device, min_run_time))
-    return [statistics.median(values) for values in times]
 
 
 def _forward(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
