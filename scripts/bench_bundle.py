@@ -38,7 +38,7 @@ import torch
 from ignite.engine import Events
 from monai.bundle import ConfigParser
 
-from dca_monai.utils.attention_gemms import cpu_model
+from dca_monai.utils.benchmarking import cpu_model
 from dca_monai.utils.peak_rss import peak_rss_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

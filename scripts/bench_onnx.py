@@ -28,7 +28,7 @@ import torch
 from monai.bundle import ConfigParser
 from torch.utils import benchmark
 
-from dca_monai.utils.attention_gemms import cpu_model
+from dca_monai.utils.benchmarking import cpu_model
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "brain_mri_dca_segmentation"
 

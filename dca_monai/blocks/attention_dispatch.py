@@ -87,7 +87,8 @@ def plan_spatial_attention(
     scores = batch * heads * tokens * tokens
     if device_type == "cpu":
         if scores <= max_materialised:
-            return AttentionPlan("explicit", (), head_size, value_size, f"CPU, {scores} scores <= {max_materialised}")
+            # the reason names no size: formatting a symbolic size would make torch.compile specialise on it
+            return AttentionPlan("explicit", (), head_size, value_size, f"CPU, B*h*N*N scores <= {max_materialised}")
         return AttentionPlan("fused", ("flash",), head_size, head_size, "CPU flash kernel, values padded")
     padded = _round_up(head_size, HEAD_SIZE_ALIGNMENT) if device_type == "cuda" else head_size
     half = dtype in (torch.float16, torch.bfloat16)

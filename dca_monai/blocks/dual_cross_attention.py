@@ -241,8 +241,9 @@ class DualCrossAttention(nn.Module):
     def _pool(self, skip: torch.Tensor, grid: list[int]) -> torch.Tensor:
         if capturing_graph():  # adaptive pooling freezes the sizes in traced and exported graphs
             return separable_average_pool(skip, grid)
-        # inductor's adaptive_avg_pool2d lowering compares kernel sizes, which fails for symbolic ones
-        if self.spatial_dims == 2 and not torch.jit.is_scripting() and self._compiling():
+        # inductor's adaptive_avg_pool2d lowering compares kernel sizes, which fails for symbolic ones, and
+        # adaptive_avg_pool1d (pool2d on an unsqueezed axis) specialises on the grid: a recompile per size
+        if self.spatial_dims < 3 and not torch.jit.is_scripting() and self._compiling():
             return separable_average_pool(skip, grid)
         if list(skip.shape[2:]) == grid:
             return skip

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from dca_monai.utils.attention_gemms import cpu_model
+from dca_monai.utils.benchmarking import cpu_model
 from tests.bundles.bundle_cases import BRAIN, MadeOnce
 from tests.bundles.bundle_runner import BUNDLES, file_times
 
