@@ -11,6 +11,13 @@ Loads ``bundles/brain_mri_dca_segmentation`` configs as ``python -m monai.bundle
   of a fresh subprocess during the iteration, above its resident set before it; see ``dca_monai.utils.peak_rss``).
 
     python scripts/bench_bundle.py [--epochs 3] [--dataset-dir outputs/bench_dataset] [--override key=value ...]
+    python scripts/bench_bundle.py --quick --dataset-dir outputs/demo/dataset   # a smoke run, about a minute
+
+``--quick`` runs the CI-sized setup of ``scripts/demo.py --quick`` (the demo dataset at 4 mm with 2
+training cases, filters ``[4, 4, 8, 8, 8]``, 32^3 patches; ``--epochs`` as without it): it checks
+that the script runs; its figures say nothing about the bundle's defaults. ``--override`` pairs still apply on top.
+The dataset is built under ``--dataset-dir`` when missing (``bundles/.../train.json``'s
+``demo_dataset``), and reused when it was built there with the same settings.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,10 +38,22 @@ import torch
 from ignite.engine import Events
 from monai.bundle import ConfigParser
 
+from dca_monai.utils.benchmarking import cpu_model
 from dca_monai.utils.peak_rss import peak_rss_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_dca_segmentation"
+QUICK = {
+    "pixdim": 4.0,
+    "num_train": 2,
+    "num_val": 1,
+    "num_test": 1,
+    "filters": [4, 4, 8, 8, 8],
+    "roi_size": [32, 32, 32],
+    "sw_batch_size": 2,
+    "num_samples": 1,
+    "batch_size": 2,
+}
 
 
 def load_config(name: str, overrides: dict[str, Any]) -> ConfigParser:
@@ -129,6 +149,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3, help="training epochs to time (the first is a warm-up)")
+    parser.add_argument("--quick", action="store_true", help="CI-sized data and network: a smoke run")
     parser.add_argument("--dataset-dir", type=Path, default=REPO_ROOT / "outputs" / "bench_dataset")
     parser.add_argument("--override", nargs="*", default=[], help="bundle config overrides, key=value")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -136,14 +157,23 @@ def main() -> None:
     if args.child:
         training_step_peak_child(json.loads(args.child))
         return
-    common = {"dataset_dir": str(args.dataset_dir.resolve()), "num_workers": 0, **parse_overrides(args.override)}
+    common = {
+        "dataset_dir": str(args.dataset_dir.resolve()),
+        "num_workers": 0,
+        **(QUICK if args.quick else {}),
+        **parse_overrides(args.override),
+    }
     rows = []
-    for label, dca in (("DynUNet (parent)", False), ("DCADynUNet", True)):
-        overrides = {**common, "network_def#dca": dca}
-        torch.manual_seed(0)
-        its, timed = training_iterations_per_second(overrides, args.epochs)
-        rows.append((label, its, timed, inference_seconds_per_volume(overrides), training_step_peak_mib(overrides)))
-    device = "cuda" if torch.cuda.is_available() else f"cpu, {torch.get_num_threads()} threads"
+    # the trainer validates at its last epoch and saves models/model.pt, last.pt and logs: not into the bundle
+    with tempfile.TemporaryDirectory(prefix="bench_bundle_") as scratch:
+        outputs = {name: str(Path(scratch) / name) for name in ("ckpt_dir", "checkpoint_dir", "output_dir")}
+        for label, dca in (("DynUNet (parent)", False), ("DCADynUNet", True)):
+            overrides = {**common, **outputs, "network_def#dca": dca}
+            torch.manual_seed(0)
+            its, timed = training_iterations_per_second(overrides, args.epochs)
+            infer, peak = inference_seconds_per_volume(overrides), training_step_peak_mib(overrides)
+            rows.append((label, its, timed, infer, peak))
+    device = ("cuda, " if torch.cuda.is_available() else "") + f"CPU {cpu_model()}, {torch.get_num_threads()} threads"
     settings = {k: v for k, v in common.items() if k != "dataset_dir"}
     print(f"\nbrain_mri_dca_segmentation bundle, {device}, overrides {settings}")
     print(f"{'network':<20}{'train it/s':>12}{'x':>7}{'iters':>7}{'infer s/vol':>13}{'x':>7}{'peak MiB':>10}{'x':>7}")

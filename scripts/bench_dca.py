@@ -12,12 +12,17 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --token-budget       # automatic token_pool vs the paper's grid, 3D 128^3 and 192^3
     python scripts/bench_dca.py --gemms              # every GEMM of the DCA block: layout, subnormals, GFLOP/s
     python scripts/bench_dca.py --bf16 --cases 2d224  # bfloat16 autocast vs float32 step time on the CPU
+    python scripts/bench_dca.py --quick --repeats 1  # any of the above at toy sizes, in seconds (a smoke run)
 
 Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
 measurements after one warm-up; forward in eval mode under ``no_grad``, forward+backward in train
 mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash attention counted. Peak
 memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set of a fresh subprocess during
 one forward+backward, above its resident set just before (``dca_monai.utils.peak_rss``).
+
+``--quick`` swaps every size for a toy one (the ``QUICK_*`` tables: cases ``2d32`` and ``3d32``,
+the DCA block at 32^3, ...): the same code paths and tables in seconds, to check that the script
+runs; its figures say nothing about the full sizes.
 """
 
 from __future__ import annotations
@@ -26,11 +31,10 @@ import argparse
 import contextlib
 import copy
 import json
-import statistics
 import subprocess
 import sys
 import unittest.mock
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -38,14 +42,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from dca_monai.blocks import DualCrossAttention
 from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.nets.registry import DCA_NETS, dca_net_spec
-from dca_monai.utils.attention_gemms import cpu_model, print_gemm_table, record_gemms
+from dca_monai.utils.attention_gemms import print_gemm_table, record_gemms
+from dca_monai.utils.benchmarking import cpu_model, interleaved_medians
 from dca_monai.utils.peak_rss import peak_rss_bytes
 
 CASES = {
@@ -55,6 +59,7 @@ CASES = {
     "3d96": (3, 96, 1),
     "3d128": (3, 128, 1),
 }
+QUICK_CASES = {"2d32": (2, 32, 2), "3d32": (3, 32, 1)}
 # the DCA nets of the table with a typical configuration in 2D and in 3D
 BENCH_NETS = [spec.name for spec in DCA_NETS if {2, 3} <= {kw.get("spatial_dims", 3) for kw in spec.typical}]
 
@@ -98,30 +103,6 @@ def forward_flops(model: nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
-def timed(fn: Callable[[], None], device: torch.device, min_run_time: float) -> float:
-    """Median seconds per call of ``fn``, ``torch.utils.benchmark`` (CUDA-synchronised), one measurement."""
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn})
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return timer.blocked_autorange(min_run_time=min_run_time).median
-
-
-def interleaved_medians(
-    runs: list[Callable[[], None]], repeats: int, device: torch.device, min_run_time: float = 0.2
-) -> list[float]:
-    """Median seconds per call of each of ``runs``, measured ABAB... ``repeats`` times after one warm-up each.
-
-    Each measurement is one ``blocked_autorange(min_run_time)`` (its median); slow runs count once each.
-    """
-    for run in runs:
-        run()
-    times: list[list[float]] = [[] for _ in runs]
-    for _ in range(repeats):  # interleaved, so all see the same machine load
-        for i, run in enumerate(runs):
-            times[i].append(timed(run, device, min_run_time))
-    return [statistics.median(values) for values in times]
-
-
 def _forward(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     def run() -> None:
         model.eval()
@@ -149,7 +130,8 @@ def peak_memory_child(spec: dict) -> None:
         x = torch.rand(spec["batch"], 1, *[spec["size"]] * spec["spatial_dims"])
         run = _forward_backward(model, x)
     elif spec["kind"] == "tail":
-        run = tail_block_work(spec["case"], spec["fused"])
+        spatial_dims, size, batch, channels = spec["geometry"]
+        run = tail_block_work((spatial_dims, size, batch, tuple(channels)), spec["fused"])
     elif spec["kind"] == "budget":
         run = budget_block_work(spec["size"], spec["pool"], train=True)
     else:
@@ -173,8 +155,9 @@ def peak_memory(spec: dict, device: torch.device, build: Callable[[], Callable[[
     return json.loads(result.stdout.strip().splitlines()[-1])["peak"] / 2**20
 
 
-def bench_case(net: str, case: str, repeats: int, device: torch.device) -> None:
-    spatial_dims, size, batch = CASES[case]
+def bench_case(net: str, case: str, geometry: tuple[int, int, int], repeats: int, device: torch.device) -> None:
+    """Parent and DCA variants of ``net`` on the input ``geometry`` = (spatial_dims, size, batch) of ``case``."""
+    spatial_dims, size, batch = geometry
     x = torch.rand(batch, 1, *[size] * spatial_dims, device=device)
     rows = []
     models = []
@@ -217,6 +200,10 @@ def block_and_skips(size: int) -> tuple[DualCrossAttention, list[torch.Tensor]]:
     skips = [torch.rand(1, c, *[size // 2**i] * 3) for i, c in enumerate(channels)]
     return DualCrossAttention(3, channels), skips
 
+
+# input size of the DCA block alone in the peak memory table (--block-memory-only)
+BLOCK_MEMORY_SIZE = 128
+QUICK_BLOCK_MEMORY_SIZE = 32
 
 BLOCK_MODES = {
     "train": "whole block, forward+backward",
@@ -269,6 +256,7 @@ POOLING_CASES = {
     "2d224": (2, 224, 2, (32, 64, 128, 256)),
     "3d96": (3, 96, 1, (32, 64, 128, 256)),
 }
+QUICK_POOLING_CASES = {"2d32": (2, 32, 2, (32, 64, 128, 256)), "3d32": (3, 32, 1, (32, 64, 128, 256))}
 
 
 class MatrixPooledDCA(DualCrossAttention):
@@ -278,7 +266,7 @@ class MatrixPooledDCA(DualCrossAttention):
         return separable_average_pool(skip, grid)
 
 
-def bench_pooling(repeats: int) -> None:
+def bench_pooling(repeats: int, cases: Mapping[str, tuple[int, int, int, tuple[int, ...]]]) -> None:
     """Token pooling, per-axis averaging matrices (what traced/exported graphs use) vs adaptive pooling.
 
     Times with ``torch.utils.benchmark`` (median of ``repeats`` measurements, each ``blocked_autorange``)
@@ -288,7 +276,7 @@ def bench_pooling(repeats: int) -> None:
     cpu = torch.device("cpu")
     print(f"\nToken pooling to the coarsest skip's grid, forward+backward, CPU, {torch.get_num_threads()} threads")
     print(f"{'case':<28}{'adaptive ms':>13}{'matrices ms':>13}{'x':>7}")
-    for case, (spatial_dims, size, batch, channels) in POOLING_CASES.items():
+    for case, (spatial_dims, size, batch, channels) in cases.items():
         shapes = [(batch, c, *[size // 2**i] * spatial_dims) for i, c in enumerate(channels)]
         skips = [torch.rand(*shape, requires_grad=True) for shape in shapes]
         grid = [size // 2 ** (len(channels) - 1)] * spatial_dims
@@ -327,9 +315,9 @@ def set_fused_tail(model: nn.Module, fused: bool) -> nn.Module:
     return model
 
 
-def tail_block_work(case: str, fused: bool) -> Callable[[], None]:
-    """One forward+backward (train mode) of the DCA block of ``POOLING_CASES[case]``, fused tail or not."""
-    spatial_dims, size, batch, channels = POOLING_CASES[case]
+def tail_block_work(geometry: tuple[int, int, int, tuple[int, ...]], fused: bool) -> Callable[[], None]:
+    """One forward+backward (train mode) of the DCA block on the skips of a ``POOLING_CASES`` geometry."""
+    spatial_dims, size, batch, channels = geometry
     torch.manual_seed(0)
     skips = [torch.rand(batch, c, *[size // 2**i] * spatial_dims, requires_grad=True) for i, c in enumerate(channels)]
     block = set_fused_tail(DualCrossAttention(spatial_dims, channels), fused)
@@ -342,7 +330,7 @@ def tail_block_work(case: str, fused: bool) -> Callable[[], None]:
     return run
 
 
-def bench_tail(repeats: int, cases: list[str]) -> None:
+def bench_tail(repeats: int, cases: Mapping[str, tuple[int, int, int, tuple[int, ...]]]) -> None:
     """The DCA block's residual + batch norm + ReLU: fused autograd step vs the ``output_adn`` modules, same run.
 
     Per case (the skips of the benchmark's BasicUNets): the block alone, forward+backward time and peak
@@ -353,11 +341,14 @@ def bench_tail(repeats: int, cases: list[str]) -> None:
         f"\nDCA tail, fused vs unfused (output_adn modules), forward+backward, CPU, {torch.get_num_threads()} threads"
     )
     print(f"{'case':<34}{'unfused':>11}{'fused':>11}{'fused/unfused':>15}")
-    for case in cases:
-        spatial_dims, size, batch, _ = POOLING_CASES[case]
-        fused, unfused = interleaved_medians([tail_block_work(case, True), tail_block_work(case, False)], repeats, cpu)
+    for case, geometry in cases.items():
+        spatial_dims, size, batch, _ = geometry
+        work = [tail_block_work(geometry, True), tail_block_work(geometry, False)]
+        fused, unfused = interleaved_medians(work, repeats, cpu)
         print(f"{case + ' DCA block ms':<34}{unfused * 1e3:>11.1f}{fused * 1e3:>11.1f}{fused / unfused:>15.3f}")
-        memory = [peak_memory({"kind": "tail", "case": case, "fused": f}, cpu, lambda: None) for f in (False, True)]
+        memory = [
+            peak_memory({"kind": "tail", "geometry": geometry, "fused": f}, cpu, lambda: None) for f in (False, True)
+        ]
         print(f"{case + ' DCA block peak MiB':<34}{memory[0]:>11.0f}{memory[1]:>11.0f}{memory[1] / memory[0]:>15.3f}")
         parent, dca = variants("DCABasicUNet", spatial_dims, case)[:2]
         torch.manual_seed(0)
@@ -374,9 +365,10 @@ def bench_tail(repeats: int, cases: list[str]) -> None:
 
 # name: (spatial_dims, batch, channels, token grid size, skip size): the finest stage of the benchmark nets
 UPSAMPLING_CASES = {"2D 14^2 -> 224^2": (2, 2, 32, 14, 224), "3D 12^3 -> 96^3": (3, 1, 32, 12, 96)}
+QUICK_UPSAMPLING_CASES = {"2D 4^2 -> 32^2": (2, 2, 32, 4, 32), "3D 4^3 -> 32^3": (3, 1, 32, 4, 32)}
 
 
-def bench_upsampling(repeats: int) -> None:
+def bench_upsampling(repeats: int, cases: Mapping[str, tuple[int, int, int, int, int]]) -> None:
     """Upsampling the token grid to the finest skip: ``separable_upsample`` vs ``F.interpolate``, fwd+bwd.
 
     Both compute the same (bi/tri)linear, ``align_corners=True`` weights; times with
@@ -385,7 +377,7 @@ def bench_upsampling(repeats: int) -> None:
     cpu = torch.device("cpu")
     print(f"\nUpsampling, align_corners=True, forward+backward, CPU, {torch.get_num_threads()} threads")
     print(f"{'case':<22}{'interpolate ms':>16}{'separable ms':>14}{'x':>7}{'max |diff|':>12}")
-    for case, (spatial_dims, batch, channels, grid, size) in UPSAMPLING_CASES.items():
+    for case, (spatial_dims, batch, channels, grid, size) in cases.items():
         tokens = torch.rand(batch, channels, *[grid] * spatial_dims, requires_grad=True)
         mode = "bilinear" if spatial_dims == 2 else "trilinear"
 
@@ -411,6 +403,7 @@ def bench_upsampling(repeats: int) -> None:
 
 # input sizes of the 3D BasicUNet whose skips (32, 32, 64, 128 channels at strides 1, 2, 4, 8) the block refines
 BUDGET_SIZES = (128, 192)
+QUICK_BUDGET_SIZES = (32,)
 BUDGET_CHANNELS = (32, 32, 64, 128)
 
 
@@ -428,8 +421,10 @@ def budget_block_work(size: int, pool: int | None, train: bool, device: str = "c
             with torch.no_grad():
                 block.eval()(skips)
 
+    return run
 
-def bench_gemms(cases: list[str], plain_softmax: bool) -> None:
+
+def bench_gemms(cases: Mapping[str, tuple[int, int, int, tuple[int, ...]]], plain_softmax: bool) -> None:
     """Every GEMM of one DCA block forward+backward (train mode), with operand layouts and achieved GFLOP/s.
 
     With ``plain_softmax`` the channel attention uses ``torch.softmax`` (as before issue 20), whose
@@ -444,8 +439,7 @@ def bench_gemms(cases: list[str], plain_softmax: bool) -> None:
         if plain_softmax
         else contextlib.nullcontext()
     )
-    for case in cases:
-        spatial_dims, size, batch, channels = POOLING_CASES[case]
+    for case, (spatial_dims, size, batch, channels) in cases.items():
         torch.manual_seed(0)
         skips = [torch.rand(batch, c, *[size // 2**i] * spatial_dims) for i, c in enumerate(channels)]
         block = DualCrossAttention(spatial_dims, channels).train()
@@ -468,7 +462,7 @@ def _autocast_step(model: nn.Module, x: torch.Tensor, amp: bool) -> Callable[[],
     return run
 
 
-def bench_token_budget(repeats: int, device: torch.device) -> None:
+def bench_token_budget(repeats: int, device: torch.device, sizes: tuple[int, ...] = BUDGET_SIZES) -> None:
     """The automatic ``token_pool`` (``None``) against the paper's grid (``token_pool=1``), block alone, same run.
 
     Per input size of a 3D BasicUNet (the block on its four skips): the token grid each rule gives,
@@ -479,7 +473,7 @@ def bench_token_budget(repeats: int, device: torch.device) -> None:
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads, {repeats} repeats")
     header = f"{'input':<8}{'token_pool':<12}{'grid':<12}{'tokens':>8}{'fwd ms':>10}{'x':>6}"
     print(header + f"{'fwd+bwd ms':>12}{'x':>6}{'peak MiB':>10}{'x':>6}")
-    for size in BUDGET_SIZES:
+    for size in sizes:
         pools = [1, None]
         grids = []
         for pool in pools:
@@ -504,13 +498,12 @@ def bench_token_budget(repeats: int, device: torch.device) -> None:
             )
 
 
-def bench_bf16(repeats: int, cases: list[str]) -> None:
+def bench_bf16(repeats: int, cases: Mapping[str, tuple[int, int, int]]) -> None:
     """Forward+backward (train) in float32 and under ``torch.autocast("cpu", bfloat16)``, parent and DCA, same run."""
     cpu = torch.device("cpu")
     print(f"\nbfloat16 autocast vs float32, forward+backward, CPU, {torch.get_num_threads()} threads")
     print(f"{'case':<8}{'model':<16}{'fp32 ms':>10}{'bf16 ms':>10}{'bf16/fp32':>11}")
-    for case in cases:
-        spatial_dims, size, batch = CASES[case]
+    for case, (spatial_dims, size, batch) in cases.items():
         x = torch.rand(batch, 1, *[size] * spatial_dims)
         models = [variant.build() for variant in variants("DCABasicUNet", spatial_dims, case)[:2]]
         runs = [_autocast_step(m, x, amp) for m in models for amp in (False, True)]
@@ -523,10 +516,16 @@ def bench_bf16(repeats: int, cases: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        choices=[*CASES, *QUICK_CASES],
+        help=f"default: {list(CASES)}, with --quick {list(QUICK_CASES)}",
+    )
     parser.add_argument("--nets", nargs="+", default=BENCH_NETS, choices=BENCH_NETS)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--quick", action="store_true", help="toy sizes: checks the script runs, in seconds")
     parser.add_argument("--block-memory-only", action="store_true")
     parser.add_argument("--pooling-only", action="store_true", help="only the token pooling comparison")
     parser.add_argument("--tail", action="store_true", help="only fused vs unfused residual + batch norm + ReLU")
@@ -542,31 +541,42 @@ def main() -> None:
     if args.child:
         peak_memory_child(json.loads(args.child))
         return
+    cases = QUICK_CASES if args.quick else CASES
+    pooling_cases = QUICK_POOLING_CASES if args.quick else POOLING_CASES
+    chosen = args.cases or list(cases)
+    if any(case not in cases for case in chosen):
+        parser.error(
+            f"--cases {' '.join(chosen)}: {'with' if args.quick else 'without'} --quick choose from {list(cases)}"
+        )
+    # --gemms and --tail run on the chosen cases that are pooling cases, else on all of them
+    chosen_pooling = {case: pooling_cases[case] for case in chosen if case in pooling_cases} or dict(pooling_cases)
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, CPU {cpu_model()}, {torch.get_num_threads()} threads, device {device}")
+    if args.quick:
+        print("--quick: toy sizes, the figures say nothing about the full sizes")
     if args.bf16:
-        bench_bf16(args.repeats, args.cases)
+        bench_bf16(args.repeats, {case: cases[case] for case in chosen})
         return
     if args.gemms:
-        bench_gemms([c for c in args.cases if c in POOLING_CASES] or list(POOLING_CASES), args.plain_softmax)
+        bench_gemms(chosen_pooling, args.plain_softmax)
         return
     if args.tail:
-        bench_tail(args.repeats, [c for c in args.cases if c in POOLING_CASES] or list(POOLING_CASES))
+        bench_tail(args.repeats, chosen_pooling)
         return
     if args.pooling_only:
-        bench_pooling(args.repeats)
+        bench_pooling(args.repeats, pooling_cases)
         return
     if args.upsampling_only:
-        bench_upsampling(args.repeats)
+        bench_upsampling(args.repeats, QUICK_UPSAMPLING_CASES if args.quick else UPSAMPLING_CASES)
         return
     if args.token_budget:
-        bench_token_budget(args.repeats, device)
+        bench_token_budget(args.repeats, device, QUICK_BUDGET_SIZES if args.quick else BUDGET_SIZES)
         return
     if not args.block_memory_only:
-        for case in args.cases:
+        for case in chosen:
             for net in args.nets:
-                bench_case(net, case, args.repeats, device)
-    bench_block_memory(128, device)
+                bench_case(net, case, cases[case], args.repeats, device)
+    bench_block_memory(QUICK_BLOCK_MEMORY_SIZE if args.quick else BLOCK_MEMORY_SIZE, device)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import torch
 from monai.bundle import ConfigParser
 from torch.utils import benchmark
 
+from dca_monai.utils.benchmarking import cpu_model
+
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "brain_mri_dca_segmentation"
 
 
@@ -105,7 +107,8 @@ def main() -> None:
     seconds = median_seconds(runs, args.repeats)
     base = seconds["PyTorch eager"]
     print(
-        f"\nbrain bundle network_def, input 1x1x{args.size}^3, CPU, {args.threads} threads, torch {torch.__version__}, "
+        f"\nbrain bundle network_def, input 1x1x{args.size}^3, CPU {cpu_model()}, {args.threads} threads, "
+        f"torch {torch.__version__}, "
         f"onnxruntime {onnxruntime.__version__}, ONNX exported at {args.export_size}^3"
     )
     print(f"{'runtime':<24}{'forward ms':>12}{'x':>7}{'max abs diff':>15}")

@@ -46,7 +46,7 @@ from torch._dynamo.testing import CompileCounterWithBackend
 from torch.utils import benchmark
 
 from dca_monai.nets.registry import DCA_NETS, dca_net_spec
-from dca_monai.utils.attention_gemms import cpu_model
+from dca_monai.utils.benchmarking import cpu_model
 
 __all__ = ["check_net", "compare_with_eager", "frames_per_size", "graph_breaks", "parse_size"]
 

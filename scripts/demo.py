@@ -15,7 +15,22 @@
 Every step is a ``python -m monai.bundle run ...`` command, printed before it runs, so each can
 be repeated by hand. ``--quick`` is a CI-sized run (coarse data, a tiny network, 2 epochs).
 
-    python scripts/demo.py [--quick] [--output-dir outputs/demo]
+    python scripts/demo.py [--quick] [--output-dir outputs/demo] [--dataset-dir DIR]
+        [--dca-ckpt-dir DIR] [--parent-ckpt-dir DIR]
+
+Reusing earlier runs instead of training again:
+
+- ``--dataset-dir``: the dataset's folder (default ``OUTPUT_DIR/dataset``). A dataset built there
+  before with the same settings (by an earlier demo, the bundle or
+  ``python -m dca_monai.apps.brain_dataset``) is reused; one of other settings is rebuilt.
+- ``--dca-ckpt-dir``, ``--parent-ckpt-dir``: the ``ckpt_dir`` of an earlier ``train.json`` run of
+  the same settings (``--quick`` or not) with ``network_def#dca`` True, or False. That network is
+  not trained again: the demo evaluates its ``model.pt`` (train time ``reused`` in the table). The
+  demo first checks that the weights load strictly into the network of these settings, and stops
+  naming the option when they do not. To score the models of an earlier demo again::
+
+    python scripts/demo.py --dataset-dir outputs/demo/dataset --dca-ckpt-dir outputs/demo/dca/models \
+        --parent-ckpt-dir outputs/demo/parent/models --output-dir outputs/demo_rescored
 """
 
 from __future__ import annotations
@@ -31,7 +46,7 @@ import numpy as np
 from dca_monai.apps.colin27 import colin27_path
 from dca_monai.apps.itk_brain_t1 import write_itk_t1_brain
 from dca_monai.metrics import RealScanAgreement, intensity_tissue_classes, real_scan_agreement
-from dca_monai.utils.bundle_command import config_file_arg, run_bundle_command
+from dca_monai.utils.bundle_command import check_checkpoint, config_file_arg, run_bundle_command
 from dca_monai.visualize import save_label_overlay
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +101,7 @@ class VariantResult:
     overlays: list[Path] = field(default_factory=list)
     logs: Path | None = None
     real_scans: list[RealScanResult] = field(default_factory=list)
+    reused: Path | None = None  # the ckpt_dir of an earlier training run, when not trained here
 
 
 def config(*names: str) -> str:
@@ -107,15 +123,28 @@ def per_class_means(csv_path: Path) -> list[float]:
 
 
 def run_variant(
-    name: str, folder: str, dca: bool, common: dict[str, object], out: Path, scans: list[RealScan]
+    name: str,
+    folder: str,
+    dca: bool,
+    common: dict[str, object],
+    out: Path,
+    scans: list[RealScan],
+    ckpt_dir: Path | None = None,
 ) -> VariantResult:
-    """Train, evaluate on the test section and segment one test volume, under ``out / folder``."""
-    result = VariantResult(name)
+    """Train (unless ``ckpt_dir`` holds a trained ``model.pt``), evaluate on the test section and segment one
+    test volume and the real scans, under ``out / folder``."""
+    result = VariantResult(name, reused=ckpt_dir)
     root = out / folder
     common = {**common, "network_def#dca": dca}
-    paths = {"ckpt_dir": root / "models", "output_dir": root / "train"}
-    result.train_seconds = bundle_run(config("train.json"), {**common, **paths})
-    result.logs = paths["output_dir"]
+    # checkpoints/last.pt too: the bundle folder's own is another run's resume point
+    paths = {
+        "ckpt_dir": ckpt_dir or root / "models",
+        "checkpoint_dir": root / "checkpoints",
+        "output_dir": root / "train",
+    }
+    if ckpt_dir is None:
+        result.train_seconds = bundle_run(config("train.json"), {**common, **paths})
+        result.logs = paths["output_dir"]
     eval_dir = root / "evaluate"
     bundle_run(
         config("train.json", "evaluate.json"),
@@ -125,7 +154,7 @@ def run_variant(
     result.hd95 = per_class_means(eval_dir / "val_hd95_raw.csv")
     result.overlays = sorted(eval_dir.glob("overlay_*.png"))
     infer_dir = root / "inference"
-    test_image = sorted((out / "dataset" / "images").glob("test_*.nii.gz"))[0]
+    test_image = sorted((Path(str(common["dataset_dir"])) / "images").glob("test_*.nii.gz"))[0]
     result.infer_seconds = bundle_run(
         config("inference.json"),
         {**common, "ckpt_dir": paths["ckpt_dir"], "input_path": test_image, "output_dir": infer_dir},
@@ -172,7 +201,8 @@ def print_report(results: list[VariantResult], quick: bool) -> None:
         dice = "".join(f"{d:>18.3f}" for d in r.dice)
         mean_dice = sum(r.dice) / len(r.dice)
         mean_hd = sum(r.hd95) / len(r.hd95)
-        print(f"{r.name:<26}{dice}{mean_dice:>11.3f}{mean_hd:>12.2f}{r.train_seconds:>9.0f}{r.infer_seconds:>9.1f}")
+        trained = f"{'reused':>9}" if r.reused else f"{r.train_seconds:>9.0f}"
+        print(f"{r.name:<26}{dice}{mean_dice:>11.3f}{mean_hd:>12.2f}{trained}{r.infer_seconds:>9.1f}")
     print("\nThe same models on real scans they never trained on, skull-stripped. Brain = CSF + GM + WM against the")
     print("scan's mask (image > 0); tissues against a 3-class Gaussian mixture of the intensities inside the mask.")
     print("Targets: brain Dice >= 0.95, < 1% outside, CSF/GM/WM >= 0.6/0.8/0.8.")
@@ -192,17 +222,35 @@ def print_report(results: list[VariantResult], quick: bool) -> None:
         for scan in r.real_scans:
             print(f"  {scan.scan.name + ' labels:':<18}{scan.label_path}")
             print(f"  {scan.scan.name + ' overlay:':<18}{scan.overlay}")
-        print(f"  TensorBoard logs: {r.logs}   (tensorboard --logdir {r.logs})")
+        if r.reused is not None:
+            print(f"  model.pt:         {r.reused / 'model.pt'}   (reused: trained before this run)")
+        else:
+            print(f"  TensorBoard logs: {r.logs}   (tensorboard --logdir {r.logs})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI-sized run: coarse data, tiny network, 2 epochs")
     parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "outputs" / "demo")
+    parser.add_argument("--dataset-dir", type=Path, help="the dataset's folder, reused when built with these settings")
+    parser.add_argument("--dca-ckpt-dir", type=Path, help="reuse the model.pt of a DCA run here, do not train it")
+    parser.add_argument("--parent-ckpt-dir", type=Path, help="reuse the model.pt of a dca=false run here")
     args = parser.parse_args()
     out = args.output_dir.resolve()
+    dataset_dir = (args.dataset_dir or out / "dataset").resolve()
+    common: dict[str, object] = {"bundle_root": BUNDLE, "dataset_dir": dataset_dir, **(QUICK if args.quick else {})}
+    ckpt_dirs = {}
+    for option, dca, ckpt_dir in (
+        ("--dca-ckpt-dir", True, args.dca_ckpt_dir),
+        ("--parent-ckpt-dir", False, args.parent_ckpt_dir),
+    ):
+        if ckpt_dir is not None:
+            try:
+                check_checkpoint(config("inference.json"), {**common, "network_def#dca": dca}, ckpt_dir / "model.pt")
+            except (FileNotFoundError, ValueError) as error:
+                parser.error(f"{option} {ckpt_dir}: {error}")
+            ckpt_dirs[dca] = ckpt_dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    common: dict[str, object] = {"bundle_root": BUNDLE, "dataset_dir": out / "dataset", **(QUICK if args.quick else {})}
     scans = [
         RealScan("Colin27", colin27_path("brain"), "ch2bet.nii.gz, 1 mm, Debian mricron-data"),
         RealScan(
@@ -212,8 +260,8 @@ def main() -> None:
         ),
     ]
     results = [
-        run_variant("DCADynUNet (DCA)", "dca", True, common, out, scans),
-        run_variant("DynUNet (dca=false)", "parent", False, common, out, scans),
+        run_variant("DCADynUNet (DCA)", "dca", True, common, out, scans, ckpt_dirs.get(True)),
+        run_variant("DynUNet (dca=false)", "parent", False, common, out, scans, ckpt_dirs.get(False)),
     ]
     print_report(results, args.quick)
 

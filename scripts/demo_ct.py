@@ -16,7 +16,23 @@ The reference labels are TotalSegmentator's model outputs, not manual delineatio
 patient is one 40 mm slab: the scores show agreement with TotalSegmentator on one unseen patient.
 ``--quick`` is a CI-sized run (coarse voxels, a tiny network, 1 epoch).
 
-    python scripts/demo_ct.py [--quick] [--epochs 30] [--output-dir outputs/demo_ct]
+    python scripts/demo_ct.py [--quick] [--epochs 30] [--output-dir outputs/demo_ct] [--dataset-dir DIR]
+        [--dca-ckpt-dir DIR] [--parent-ckpt-dir DIR]
+
+Reusing earlier runs instead of training again:
+
+- ``--dataset-dir``: the dataset's folder (default ``OUTPUT_DIR/dataset``). A dataset built there
+  before with the same sizes (by an earlier demo or ``python -m dca_monai.apps.ct_organ_dataset``)
+  is reused; one of other sizes is rebuilt.
+- ``--dca-ckpt-dir``, ``--parent-ckpt-dir``: the ``ckpt_dir`` of an earlier ``train.json`` run of
+  the same settings (``--quick`` or not) with ``network_def#dca`` True, or False. That network is
+  not trained again: the demo segments the patient with its ``model.pt`` (train time ``reused`` in
+  the table). The demo first checks that the weights load strictly into the network of these
+  settings, and stops naming the option when they do not. To score the models of an earlier demo
+  again::
+
+    python scripts/demo_ct.py --dataset-dir outputs/demo_ct/dataset --dca-ckpt-dir outputs/demo_ct/dca/models \
+        --parent-ckpt-dir outputs/demo_ct/parent/models --output-dir outputs/demo_ct_rescored
 """
 
 from __future__ import annotations
@@ -29,7 +45,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from dca_monai.utils.bundle_command import config_file_arg, run_bundle_command
+from dca_monai.utils.bundle_command import check_checkpoint, config_file_arg, run_bundle_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "ct_dca_segmentation"
@@ -89,6 +105,7 @@ class VariantResult:
     seg_path: Path | None = None
     seg_matches: bool = False
     logs: Path | None = None
+    reused: Path | None = None  # the ckpt_dir of an earlier training run, when not trained here
 
 
 def config(*names: str) -> str:
@@ -116,14 +133,29 @@ def seg_matches_label(seg_path: Path, series_dir: Path, label_path: Path) -> boo
     return bool(np.array_equal(frames, np.asanyarray(label.dataobj).transpose(2, 1, 0)))
 
 
-def run_variant(name: str, folder: str, dca: bool, common: dict[str, object], out: Path, series: Path) -> VariantResult:
-    """Train, then segment the unseen patient's series, under ``out / folder``."""
-    result = VariantResult(name)
+def run_variant(
+    name: str,
+    folder: str,
+    dca: bool,
+    common: dict[str, object],
+    out: Path,
+    series: Path,
+    ckpt_dir: Path | None = None,
+) -> VariantResult:
+    """Train (unless ``ckpt_dir`` holds a trained ``model.pt``), then segment the unseen patient's series,
+    under ``out / folder``."""
+    result = VariantResult(name, reused=ckpt_dir)
     root = out / folder
     common = {**common, "network_def#dca": dca}
-    paths = {"ckpt_dir": root / "models", "output_dir": root / "train", "finetune": False}  # from scratch
-    result.train_seconds = bundle_run(config("train.json"), {**common, **paths})
-    result.logs = paths["output_dir"]
+    paths = {
+        "ckpt_dir": ckpt_dir or root / "models",
+        "checkpoint_dir": root / "checkpoints",  # the bundle folder's own last.pt is another run's resume point
+        "output_dir": root / "train",
+        "finetune": False,  # from scratch
+    }
+    if ckpt_dir is None:
+        result.train_seconds = bundle_run(config("train.json"), {**common, **paths})
+        result.logs = paths["output_dir"]
     infer_dir = root / "inference"
     inference = {key: value for key, value in common.items() if key in INFERENCE_KEYS}
     result.infer_seconds = bundle_run(
@@ -150,7 +182,7 @@ def print_report(results: list[VariantResult], organs: list[str], quick: bool) -
     print("\n" + "=" * 110)
     note = " (--quick: CI-sized, not meaningful)" if quick else ""
     print(f"DCA vs parent on the unseen CT patient (DICOM series){note}")
-    print("The shipped model.pt is the bundle's default recipe; the other two are trained here from scratch.")
+    print("The shipped model.pt is the bundle's default recipe; the other two are trained from scratch (train s).")
     print(
         "Reference labels are TotalSegmentator model outputs, not manual; one patient, a 40 mm slab: "
         "agreement with TotalSegmentator, not a clinical benchmark.\n"
@@ -161,7 +193,7 @@ def print_report(results: list[VariantResult], organs: list[str], quick: bool) -
         print(f"{'':<22}{'HD95':<6}" + "".join(f"{h:>16.1f} mm" for h in r.hd95) + f"{np.nanmean(r.hd95):>6.1f} mm")
     print(f"\n{'network':<22}{'train s':>9}{'infer s':>9}  DICOM SEG read back = label NIfTI")
     for r in results:
-        trained = f"{r.train_seconds:>9.0f}" if r.train_seconds else f"{'shipped':>9}"
+        trained = f"{'reused':>9}" if r.reused else f"{r.train_seconds:>9.0f}" if r.train_seconds else f"{'shipped':>9}"
         print(f"{r.name:<22}{trained}{r.infer_seconds:>9.1f}  {'yes' if r.seg_matches else 'NO'}")
     for r in results:
         print(f"\n{r.name}:")
@@ -169,6 +201,8 @@ def print_report(results: list[VariantResult], organs: list[str], quick: bool) -
         print(f"  DICOM SEG:        {r.seg_path}")
         if r.logs is not None:
             print(f"  TensorBoard logs: {r.logs}   (tensorboard --logdir {r.logs})")
+        if r.reused is not None:
+            print(f"  model.pt:         {r.reused / 'model.pt'}   (reused: trained before this run)")
 
 
 def main() -> None:
@@ -176,32 +210,44 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="CI-sized run: coarse voxels, tiny network, 1 epoch")
     parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "outputs" / "demo_ct")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 30; 2 steps each)")
+    parser.add_argument("--dataset-dir", type=Path, help="the dataset's folder, reused when built with these sizes")
+    parser.add_argument("--dca-ckpt-dir", type=Path, help="reuse the model.pt of a DCA run here, do not train it")
+    parser.add_argument("--parent-ckpt-dir", type=Path, help="reuse the model.pt of a dca=false run here")
     args = parser.parse_args()
     out = args.output_dir.resolve()
-    out.mkdir(parents=True, exist_ok=True)
 
     from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset
     from dca_monai.apps.ct_organs import ct_class_names
     from dca_monai.metrics import score_label_maps
 
     sizes = QUICK if args.quick else FULL
-    print("building the embedded CT dataset (TotalSegmentator example files) ...", flush=True)
-    datalist = build_ct_organ_dataset(out / "dataset", **sizes["dataset"])
-    series, reference = datalist.parent / "dicom" / "test_000", datalist.parent / "labels" / "test_000.nii.gz"
     organs = ct_class_names()[1:]
-    common: dict[str, object] = {
-        "bundle_root": BUNDLE,
-        "dataset_dir": datalist.parent,
-        "num_classes": len(organs) + 1,
-        "segment_names": organs,
-        **sizes["bundle"],
-    }
+    network: dict[str, object] = {"num_classes": len(organs) + 1, "segment_names": organs, **sizes["bundle"]}
+    ckpt_dirs = {}
+    for option, dca, ckpt_dir in (
+        ("--dca-ckpt-dir", True, args.dca_ckpt_dir),
+        ("--parent-ckpt-dir", False, args.parent_ckpt_dir),
+    ):
+        if ckpt_dir is not None:
+            try:
+                check_checkpoint(config("inference.json"), {**network, "network_def#dca": dca}, ckpt_dir / "model.pt")
+            except (FileNotFoundError, ValueError) as error:
+                parser.error(f"{option} {ckpt_dir}: {error}")
+            ckpt_dirs[dca] = ckpt_dir.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    dataset_dir = (args.dataset_dir or out / "dataset").resolve()
+    print(
+        f"the embedded CT dataset (TotalSegmentator example files) in {dataset_dir}, built unless there ...", flush=True
+    )
+    datalist = build_ct_organ_dataset(dataset_dir, **sizes["dataset"])
+    series, reference = datalist.parent / "dicom" / "test_000", datalist.parent / "labels" / "test_000.nii.gz"
+    common: dict[str, object] = {"bundle_root": BUNDLE, "dataset_dir": datalist.parent, **network}
     if args.epochs is not None:
         common["epochs"] = args.epochs
     results = [
         run_shipped(series, out),
-        run_variant("DCADynUNet (DCA)", "dca", True, common, out, series),
-        run_variant("DynUNet (dca=false)", "parent", False, common, out, series),
+        run_variant("DCADynUNet (DCA)", "dca", True, common, out, series, ckpt_dirs.get(True)),
+        run_variant("DynUNet (dca=false)", "parent", False, common, out, series, ckpt_dirs.get(False)),
     ]
     for result in results:
         scores = score_label_maps(result.label_path, reference, len(organs) + 1)

@@ -4,6 +4,7 @@ Runs in the nnU-Net environment (``bash scripts/setup_nnunet.sh``)::
 
     .venv-nnunet/bin/python scripts/demo_nnunet.py [--epochs 4] [--iterations 10] [--spacing 6]
         [--output-dir outputs/demo_nnunet]
+    .venv-nnunet/bin/python scripts/demo_nnunet.py --quick     # 1 epoch x 2 iterations: checks the steps only
 
 1. builds the embedded 5-organ CT dataset (``dca_monai.apps.ct_organ_dataset``: augmented copies of one
    patient for training, another patient's DICOM series as the test case) and converts it with
@@ -12,7 +13,8 @@ Runs in the nnU-Net environment (``bash scripts/setup_nnunet.sh``)::
    can train it, ``--spacing 0`` keeps nnU-Net's),
 3. ``nnUNetv2_train`` fold 0 with the plain and the DCA trainer on the same budget
    (``scripts/nnunet_trainers/budget_trainers.py``: ``--epochs`` of ``--iterations``, no mirroring),
-4. ``nnUNetv2_predict`` on the unseen patient with each, and prints Dice per organ against its labels.
+4. ``nnUNetv2_predict`` on the unseen patient with each, and prints Dice per organ against its labels,
+   with the CPU model, the date and each trainer's training and prediction time.
 
 The labels are TotalSegmentator's outputs and the test patient is one 40 mm slab: the scores compare
 the two trainers on one unseen patient at a CPU-sized budget, not nnU-Net's full 1000-epoch schedule.
@@ -24,6 +26,8 @@ import argparse
 import os
 import subprocess
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nibabel as nib
@@ -35,6 +39,7 @@ from monai.networks.utils import one_hot
 from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset
 from dca_monai.apps.ct_organs import ct_class_names
 from dca_monai.nnunet import datalist_to_nnunet_raw, trainer_search_path
+from dca_monai.utils.benchmarking import cpu_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUDGET_TRAINERS = REPO_ROOT / "scripts" / "nnunet_trainers"
@@ -42,10 +47,12 @@ TRAINERS = {"nnU-Net (plain)": "nnUNetTrainer_budget", "nnU-Net + DCA": "nnUNetT
 DATASET_ID, DATASET_NAME = 501, "CTOrgans"
 
 
-def nnunet(env: dict[str, str], *command: str) -> None:
-    """Run an nnU-Net console command of this environment, showing its output."""
+def nnunet(env: dict[str, str], *command: str) -> float:
+    """Run an nnU-Net console command of this environment, showing its output; its wall time in seconds."""
     print("$", " ".join(command), flush=True)
+    start = time.perf_counter()
     subprocess.run([str(Path(sys.executable).parent / command[0]), *command[1:]], env=env, check=True)
+    return time.perf_counter() - start
 
 
 def dice_per_class(prediction: Path, reference: Path, num_classes: int) -> np.ndarray:
@@ -64,8 +71,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--iterations", type=int, default=10, help="training iterations per epoch")
     parser.add_argument("--spacing", type=float, default=6.0, help="target spacing in mm; 0 for nnU-Net's own")
+    parser.add_argument("--quick", action="store_true", help="1 epoch x 2 iterations: checks the steps, not Dice")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.iterations = 1, 2
+    if args.epochs < 1 or args.iterations < 1:
+        parser.error(f"--epochs {args.epochs} --iterations {args.iterations} but both must be at least 1")
+    started = datetime.now(timezone.utc)
     out = args.output_dir.resolve()
     plans = "nnUNetPlans" if args.spacing == 0 else f"nnUNetPlans_{args.spacing:g}mm"
     env = {
@@ -93,12 +106,12 @@ def main() -> None:
     nnunet(env, *plan, "--verify_dataset_integrity")
 
     organs = ct_class_names()[1:]
-    scores = {}
+    scores, seconds = {}, {}
     for label, trainer in TRAINERS.items():
         train = ["nnUNetv2_train", str(DATASET_ID), "3d_fullres", "0", "-p", plans, "-tr", trainer]
-        nnunet(train_env, *train, "-device", args.device)
+        train_seconds = nnunet(train_env, *train, "-device", args.device)
         predictions = out / "predictions" / trainer
-        nnunet(
+        seconds[label] = train_seconds, nnunet(
             env, "nnUNetv2_predict", "-i", str(raw / "imagesTs"), "-o", str(predictions), "-d", str(DATASET_ID),
             "-c", "3d_fullres", "-p", plans, "-f", "0", "-tr", trainer, "-chk", "checkpoint_final.pth",
             "--disable_tta", "-device", args.device, "-npp", "1", "-nps", "1",
@@ -106,11 +119,17 @@ def main() -> None:
         reference = datalist.parent / "labels" / "test_000.nii.gz"
         scores[label] = dice_per_class(predictions / "test_000.nii.gz", reference, len(organs) + 1)
 
-    print(f"\nDice on the unseen patient (DICOM series, {args.epochs} epochs x {args.iterations} iterations, {plans}):")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    cpus = f"{os.cpu_count()} CPUs (nnU-Net's threads on CPU)" if args.device == "cpu" else args.device
+    print(f"\n{started:%Y-%m-%d %H:%M} UTC; {cpu_model()}; {cpus}; load average {load}")
+    budget = f"{args.epochs} epochs x {args.iterations} iterations" + (" (--quick: Dice not meaningful)" * args.quick)
+    print(f"Dice on the unseen patient (DICOM series), fold 0, {budget}, {plans}:")
     print(f"{'organ':<22}" + "".join(f"{label:>18}" for label in scores))
     for index, organ in enumerate(organs):
         print(f"{organ:<22}" + "".join(f"{values[index]:>18.3f}" for values in scores.values()))
     print(f"{'mean':<22}" + "".join(f"{np.nanmean(values):>18.3f}" for values in scores.values()))
+    print(f"{'train s':<22}" + "".join(f"{train:>18.0f}" for train, _ in seconds.values()))
+    print(f"{'predict s':<22}" + "".join(f"{predict:>18.0f}" for _, predict in seconds.values()))
     print(f"outputs: {out}")
 
 

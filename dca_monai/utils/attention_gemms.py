@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["GemmCall", "cpu_model", "gemm_rate", "record_gemms", "subnormal_share", "time_gemm"]
+__all__ = ["GemmCall", "gemm_rate", "record_gemms", "subnormal_share", "time_gemm"]
 
 _GEMMS = {
     torch.ops.aten.mm.default: "mm",
@@ -25,18 +24,6 @@ _GEMMS = {
     torch.ops.aten.addmm.default: "addmm",
     torch.ops.aten.baddbmm.default: "baddbmm",
 }
-
-
-def cpu_model() -> str:
-    """The CPU model name from ``lscpu`` (``unknown CPU`` where lscpu is missing)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")]
-    flags = next((line for line in out.splitlines() if line.startswith("Flags")), "")
-    amx = " (AMX)" if "amx_tile" in flags else " (no AMX)"
-    return (names[0] if names else "unknown CPU") + amx
 
 
 def subnormal_share(x: torch.Tensor) -> float:

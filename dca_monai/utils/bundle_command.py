@@ -1,5 +1,6 @@
 """``python -m monai.bundle`` command lines as a user types them: the ``--config_file`` value, ``--id value``
-overrides that MONAI's command line parses back to the same values, and a run that stops a demo when it fails."""
+overrides that MONAI's command line parses back to the same values, a run that stops a demo when it fails,
+and a check that a ``model.pt`` trained earlier fits the network of a command's overrides."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["config_file_arg", "override_args", "run_bundle_command"]
+__all__ = ["check_checkpoint", "config_file_arg", "override_args", "run_bundle_command"]
 
 
 def config_file_arg(bundle: str | os.PathLike, *names: str) -> str:
@@ -50,3 +51,50 @@ def run_bundle_command(
     if completed.returncode != 0:
         raise SystemExit(f"stopped: the command above failed with exit status {completed.returncode}")
     return time.perf_counter() - start
+
+
+def check_checkpoint(
+    config_file: str | os.PathLike, overrides: Mapping[str, object], ckpt_path: str | os.PathLike
+) -> None:
+    """Check that the state dict in ``ckpt_path`` loads strictly into the config's ``network_def`` with ``overrides``.
+
+    A bundle's ``CheckpointLoader`` finds a ``model.pt`` of other settings (``filters``,
+    ``network_def#dca``, ``num_classes``, ...) only after its data are loaded, with every key in the
+    message; this names the file and the first keys that differ, before anything runs.
+
+    Args:
+        config_file: a config file of the bundle that defines ``network_def`` (``configs/inference.json``).
+        overrides: the ``--id value`` overrides of the command that would load the weights.
+        ckpt_path: a ``torch.save``-d state dict, such as the ``models/model.pt`` of a training run.
+
+    Raises:
+        FileNotFoundError: when ``ckpt_path`` is not a file.
+        ValueError: when it holds no state dict, or keys or shapes differ from the network's.
+    """
+    import torch
+    from monai.bundle import ConfigParser
+
+    ckpt_path = Path(ckpt_path)
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(f"{ckpt_path} does not exist")
+    parser = ConfigParser()
+    parser.read_config(str(config_file))
+    parser.update({key: str(value) if isinstance(value, os.PathLike) else value for key, value in overrides.items()})
+    expected = parser.get_parsed_content("network_def").state_dict()
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    if not isinstance(state, Mapping) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        what = f"a dict with keys {sorted(map(str, state))[:5]}" if isinstance(state, Mapping) else type(state).__name__
+        raise ValueError(f"{ckpt_path} holds {what}, not a state dict of tensors (the models/model.pt of a training)")
+    problems = [f"missing {key}" for key in expected if key not in state]
+    problems += [f"unexpected {key}" for key in state if key not in expected]
+    problems += [
+        f"{key} has shape {tuple(state[key].shape)} but the network's is {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in state and state[key].shape != value.shape
+    ]
+    if problems:
+        settings = ", ".join(f"{key}={value}" for key, value in overrides.items() if not isinstance(value, os.PathLike))
+        raise ValueError(
+            f"{ckpt_path} does not fit network_def of {config_file} with {settings}: {len(problems)} difference(s), "
+            + "; ".join(problems[:3])
+        )

@@ -77,6 +77,11 @@ def _run(argv: tuple[str, ...], timeout: float, cwd: Path) -> BundleRun:
     return BundleRun(argv, completed.returncode, completed.stdout, time.perf_counter() - start)
 
 
+def file_times(folder: Path) -> dict[Path, int]:
+    """Every file under ``folder`` and its modification time (ns), to show that a run wrote nothing there."""
+    return {path: path.stat().st_mtime_ns for path in folder.rglob("*") if path.is_file()}
+
+
 def bundle_network(out_channels: int, filters: Sequence[int], dca: bool = True) -> DCADynUNet:
     """The ``network_def`` both bundles build (5 levels, 3x3x3 kernels, strides 1-2-2-2-2, instance norm)."""
     return DCADynUNet(

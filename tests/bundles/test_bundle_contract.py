@@ -222,12 +222,13 @@ def test_ddp_with_two_cpu_processes(case: BundleCase, dataset_dir: Path, tmp_pat
 
 
 @pytest.mark.slow
-def test_dca_off_trains_a_plain_dynunet(case: BundleCase, dataset_dir: Path, tmp_path: Path) -> None:
-    overrides = case.train_overrides(dataset_dir, tmp_path, **case.dca_off_overrides, **{"network_def#dca": False})
+def test_dca_off_trains_a_plain_dynunet(case: BundleCase, trained_parent: tuple[Path, BundleRun]) -> None:
+    bundle_root, result = trained_parent
     # the zoo's "run training" form: the "training" id runs the same expressions as "run"
-    run_bundle("run", "training", "--config_file", case.configs("train.json"), overrides=overrides).check()
+    assert result.argv[result.argv.index("run") + 1] == "training"
+    assert result.argv[result.argv.index("--network_def#dca") + 1] == "False"
 
-    weights = case.dca_off_weights.load(tmp_path)
+    weights = case.dca_off_weights.load(bundle_root)
     assert not any(key.startswith("dca.") for key in weights)
     filters = case.model_overrides["filters"]
     plain = DynUNet(

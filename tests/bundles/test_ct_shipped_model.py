@@ -29,12 +29,12 @@ SHIPPED = BUNDLE / "models" / "model.pt"
 MODEL_CARD = BUNDLE / "docs" / "README.md"
 MAX_BYTES = 25 * 2**20
 ORGANS = ct_class_names()[1:]
-# measured with the shipped weights (model card, Results): Dice liver 0.561, spleen 0.019, stomach 0.000,
-# aorta 0.662, vena cava 0.000; HD95 liver 113.7, spleen 163.8, stomach 93.6, aorta 125.4 mm, vena cava none.
-# The model misses the targets (liver 0.90, spleen 0.80, aorta 0.75, stomach and vena cava 0.60), so
-# these guard the organs it does find against a regression, a little below the measured figures.
-MIN_DICE = {"liver": 0.5, "aorta": 0.6}
-MAX_HD95_MM = {"liver": 130.0, "aorta": 140.0}
+# measured with the shipped 0.3.0 weights (model card, Results): Dice liver 0.384, spleen 0.101, stomach 0.001,
+# aorta 0.845, vena cava 0.512; HD95 liver 80.4, spleen 95.9, stomach 86.4, aorta 4.7, vena cava 9.8 mm. The aorta
+# meets the target (0.75) and is held to it; the others miss theirs (liver 0.90, spleen 0.80, stomach and
+# vena cava 0.60), so these guard the organs it finds against a regression, a little below the measured figures.
+MIN_DICE = {"liver": 0.33, "spleen": 0.07, "aorta": 0.75, "inferior_vena_cava": 0.45}
+MAX_HD95_MM = {"liver": 95.0, "aorta": 8.0, "inferior_vena_cava": 15.0}
 
 
 def test_shipped_weights_match_the_model_card_and_the_metadata() -> None:

@@ -1,22 +1,20 @@
 """nnU-Net v2 end to end with ``nnUNetTrainerDCA``, through nnU-Net's own console commands, offline on CPU.
 
-The module builds ``.venv-nnunet`` with ``scripts/setup_nnunet.sh`` (minutes the first time; reused
-while ``scripts/nnunet-constraints.txt`` is unchanged) and drives nnU-Net in it through subprocesses:
-the embedded CT dataset converted with ``dca-monai-datalist-to-nnunet``, ``nnUNetv2_plan_and_preprocess``
-(6 mm target spacing, so a CPU trains it: patch 56 x 56 x 64, 4 stages), a short training with the plain
-and the DCA trainer, ``--val`` from the DCA checkpoint, ``nnUNetv2_predict`` on the unseen DICOM patient
-and ``-pretrained_weights`` from the plain checkpoint into the DCA trainer. The short trainers are
-``scripts/nnunet_trainers/budget_trainers.py`` (nnU-Net's trainers with a few iterations, no mirroring).
+The module drives nnU-Net in ``.venv-nnunet`` (the ``nnunet_venv`` fixture of ``conftest.py`` builds it)
+through subprocesses: the embedded CT dataset converted with ``dca-monai-datalist-to-nnunet``,
+``nnUNetv2_plan_and_preprocess`` (6 mm target spacing, so a CPU trains it: patch 56 x 56 x 64, 4 stages),
+a short training with the plain and the DCA trainer, ``--val`` from the DCA checkpoint, ``nnUNetv2_predict``
+on the unseen DICOM patient and ``-pretrained_weights`` from the plain checkpoint into the DCA trainer.
+The short trainers are ``scripts/nnunet_trainers/budget_trainers.py`` (nnU-Net's trainers with a few
+iterations, no mirroring).
 
-Set ``DCA_MONAI_SKIP_NNUNET=1`` only on a machine where that environment cannot be built: the tests are
-then skipped with that reason; otherwise a failed build fails them.
+``DCA_MONAI_SKIP_NNUNET=1`` skips them, loudly (see ``conftest.py``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import nibabel as nib
@@ -26,9 +24,8 @@ import torch
 
 from dca_monai.apps.ct_organ_dataset import build_ct_organ_dataset
 from dca_monai.nnunet import trainer_search_path
+from tests.nnunet.environment import REPO_ROOT, run_in_venv
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VENV = Path(os.environ.get("DCA_MONAI_NNUNET_VENV", REPO_ROOT / ".venv-nnunet"))
 CHECKS = Path(__file__).with_name("venv_checks.py")
 BUDGET_TRAINERS = REPO_ROOT / "scripts" / "nnunet_trainers"
 DATASET = "Dataset501_CTOrgans"
@@ -38,19 +35,8 @@ CONFIG = "3d_fullres"
 pytestmark = pytest.mark.slow
 
 
-def _run(env: dict[str, str], *command: str, timeout: float = 900) -> str:
-    """Run a console command of the nnU-Net environment; its output, or a failure showing its end."""
-    executable = str(VENV / "bin" / command[0])
-    done = subprocess.run(
-        [executable, *command[1:]], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"{' '.join(command)} failed ({done.returncode}):\n{output[-6000:]}"
-    return output
-
-
 def _check(env: dict[str, str], *args: str) -> dict:
-    output = _run(env, "python", str(CHECKS), *args)
+    output = run_in_venv(env, "python", str(CHECKS), *args)
     return json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[len("RESULT ") :])
 
 
@@ -62,7 +48,7 @@ def _train(env: dict[str, str], trainer: str, fold: int, *extra: str, epochs: in
     budget = {**env, "DCA_MONAI_NNUNET_EPOCHS": str(epochs), "DCA_MONAI_NNUNET_ITERATIONS": str(iterations)}
     budget["nnUNet_n_proc_DA"] = "0"  # augmentation in the main process (planning needs it unset: 0 threads)
     command = ("nnUNetv2_train", "501", CONFIG, str(fold), "-p", PLANS, "-tr", trainer, "-device", "cpu", *extra)
-    return _run(budget, *command)
+    return run_in_venv(budget, *command)
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
@@ -70,19 +56,8 @@ def _state(path: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def nnunet_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def nnunet_env(nnunet_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """nnU-Net's folders with the converted, planned and preprocessed CT dataset; the environment to run it."""
-    if os.environ.get("DCA_MONAI_SKIP_NNUNET") == "1":
-        pytest.skip("DCA_MONAI_SKIP_NNUNET=1: nnU-Net environment not built on this machine; NOT TESTED")
-    setup = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "setup_nnunet.sh")],
-        env={**os.environ, "DCA_MONAI_NNUNET_VENV": str(VENV)},
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    assert setup.returncode == 0, f"scripts/setup_nnunet.sh failed:\n{setup.stdout[-3000:]}{setup.stderr[-5000:]}"
     root = tmp_path_factory.mktemp("nnunet")
     env = {
         **os.environ,
@@ -94,8 +69,8 @@ def nnunet_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "nnUNet_compile": "false",
     }
     datalist = build_ct_organ_dataset(root / "ct", num_train=4, num_val=1)
-    _run(env, "dca-monai-datalist-to-nnunet", str(datalist), "--dataset-id", "501", "--name", "CTOrgans")
-    _run(
+    run_in_venv(env, "dca-monai-datalist-to-nnunet", str(datalist), "--dataset-id", "501", "--name", "CTOrgans")
+    run_in_venv(
         env, "nnUNetv2_plan_and_preprocess", "-d", "501", "-c", CONFIG, "-np", "1", "-npfp", "1",
         "--verify_dataset_integrity", "-overwrite_target_spacing", "6", "6", "6", "-overwrite_plans_name", PLANS,
     )  # fmt: skip
@@ -133,7 +108,7 @@ def test_trainers_found_by_name_through_ext_trainer_path(nnunet_env: dict[str, s
 
 
 def test_planned_plain_and_resenc_networks_get_dca(nnunet_env: dict[str, str]) -> None:
-    _run(
+    run_in_venv(
         nnunet_env, "nnUNetv2_plan_experiment", "-d", "501", "-pl", "nnUNetPlannerResEncM",
         "-overwrite_target_spacing", "6", "6", "6", "-overwrite_plans_name", "nnUNetResEncCPU",
     )  # fmt: skip
@@ -175,7 +150,7 @@ def test_predict_unseen_dicom_patient_on_its_grid(
     nnunet_env: dict[str, str], trained: dict[str, Path], tmp_path: Path
 ) -> None:
     raw = Path(nnunet_env["nnUNet_raw"]) / DATASET
-    _run(
+    run_in_venv(
         nnunet_env, "nnUNetv2_predict", "-i", str(raw / "imagesTs"), "-o", str(tmp_path), "-d", "501", "-c", CONFIG,
         "-p", PLANS, "-f", "0", "-tr", "nnUNetTrainerDCA_budget", "-chk", "checkpoint_final.pth", "--disable_tta",
         "-device", "cpu", "-npp", "1", "-nps", "1",

@@ -34,7 +34,7 @@ CT_BUNDLE = "ct_dca_segmentation"
 BUNDLES = f"{BUNDLE},{CT_BUNDLE}"
 CT_STUDY = "ct_patient"
 # /infer must reach on the unseen patient what the bundle's own inference reaches with the shipped weights (the
-# figures of its model card: the organs it finds, liver and aorta, MIN_DICE; it does not find the vena cava yet)
+# figures of its model card: the organs it finds, MIN_DICE: liver, spleen, aorta and vena cava; not the stomach)
 CT_MIN_DICE = MIN_DICE
 # CI-sized training and inference in the app's copy of the bundle (a user tunes the copy the same way)
 CI_SIZES = {

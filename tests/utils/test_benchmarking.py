@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from dca_monai.utils.benchmarking import cpu_model, interleaved_medians
+
+
+@pytest.mark.parametrize("warmup,repeats", [(1, 3), (0, 1), (2, 2)])
+def test_single_calls_are_warmed_up_then_measured_in_turn(warmup: int, repeats: int) -> None:
+    calls: list[tuple[str, int]] = []
+    runs = [lambda: calls.append(("a", torch.get_num_threads())), lambda: calls.append(("b", torch.get_num_threads()))]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the warm-up runs on the process's 2 threads, the measurements on 1
+    try:
+        medians = interleaved_medians(runs, repeats, torch.device("cpu"), min_run_time=0, warmup=warmup, num_threads=1)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert len(medians) == 2 and all(m >= 0 for m in medians)
+    names = [name for name, _ in calls]
+    assert names == ["a"] * warmup + ["b"] * warmup + ["a", "b"] * repeats  # min_run_time=0: one call each
+    assert all(n == 2 for _, n in calls[: 2 * warmup]) and all(n == 1 for _, n in calls[2 * warmup :])
+
+
+def test_blocked_measurements_alternate_between_runs() -> None:
+    calls: list[str] = []
+    interleaved_medians([lambda: calls.append("a"), lambda: calls.append("b")], 2, torch.device("cpu"), 0.001)
+    # each measurement is one block of calls of one run: a, b, a, b after the warm-up
+    assert [name for name, _ in itertools.groupby(calls[2:])] == ["a", "b", "a", "b"]
+
+
+@pytest.mark.parametrize("repeats,warmup", [(0, 1), (1, -1)])
+def test_rejects_no_repeats_or_negative_warmup(repeats: int, warmup: int) -> None:
+    with pytest.raises(ValueError, match=f"repeats={repeats}, warmup={warmup}"):
+        interleaved_medians([lambda: None], repeats, torch.device("cpu"), warmup=warmup)
+
+
+def test_cpu_model_names_amx_support() -> None:
+    assert cpu_model().endswith(("(AMX)", "(no AMX)")) or cpu_model() == "unknown CPU"
