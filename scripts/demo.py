@@ -46,7 +46,7 @@ import numpy as np
 from dca_monai.apps.colin27 import colin27_path
 from dca_monai.apps.itk_brain_t1 import write_itk_t1_brain
 from dca_monai.metrics import RealScanAgreement, intensity_tissue_classes, real_scan_agreement
-from dca_monai.utils.bundle_command import check_checkpoint, config_file_arg, run_bundle_command
+from dca_monai.utils.bundle_command import config_file_arg, reused_checkpoints, run_bundle_command
 from dca_monai.visualize import save_label_overlay
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -239,17 +239,12 @@ def main() -> None:
     out = args.output_dir.resolve()
     dataset_dir = (args.dataset_dir or out / "dataset").resolve()
     common: dict[str, object] = {"bundle_root": BUNDLE, "dataset_dir": dataset_dir, **(QUICK if args.quick else {})}
-    ckpt_dirs = {}
-    for option, dca, ckpt_dir in (
-        ("--dca-ckpt-dir", True, args.dca_ckpt_dir),
-        ("--parent-ckpt-dir", False, args.parent_ckpt_dir),
-    ):
-        if ckpt_dir is not None:
-            try:
-                check_checkpoint(config("inference.json"), {**common, "network_def#dca": dca}, ckpt_dir / "model.pt")
-            except (FileNotFoundError, ValueError) as error:
-                parser.error(f"{option} {ckpt_dir}: {error}")
-            ckpt_dirs[dca] = ckpt_dir.resolve()
+    ckpt_dirs = reused_checkpoints(
+        parser,
+        config("inference.json"),
+        common,
+        {"--dca-ckpt-dir": args.dca_ckpt_dir, "--parent-ckpt-dir": args.parent_ckpt_dir},
+    )
     out.mkdir(parents=True, exist_ok=True)
     scans = [
         RealScan("Colin27", colin27_path("brain"), "ch2bet.nii.gz, 1 mm, Debian mricron-data"),

@@ -45,7 +45,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from dca_monai.utils.bundle_command import check_checkpoint, config_file_arg, run_bundle_command
+from dca_monai.utils.bundle_command import config_file_arg, reused_checkpoints, run_bundle_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "ct_dca_segmentation"
@@ -223,17 +223,12 @@ def main() -> None:
     sizes = QUICK if args.quick else FULL
     organs = ct_class_names()[1:]
     network: dict[str, object] = {"num_classes": len(organs) + 1, "segment_names": organs, **sizes["bundle"]}
-    ckpt_dirs = {}
-    for option, dca, ckpt_dir in (
-        ("--dca-ckpt-dir", True, args.dca_ckpt_dir),
-        ("--parent-ckpt-dir", False, args.parent_ckpt_dir),
-    ):
-        if ckpt_dir is not None:
-            try:
-                check_checkpoint(config("inference.json"), {**network, "network_def#dca": dca}, ckpt_dir / "model.pt")
-            except (FileNotFoundError, ValueError) as error:
-                parser.error(f"{option} {ckpt_dir}: {error}")
-            ckpt_dirs[dca] = ckpt_dir.resolve()
+    ckpt_dirs = reused_checkpoints(
+        parser,
+        config("inference.json"),
+        network,
+        {"--dca-ckpt-dir": args.dca_ckpt_dir, "--parent-ckpt-dir": args.parent_ckpt_dir},
+    )
     out.mkdir(parents=True, exist_ok=True)
     dataset_dir = (args.dataset_dir or out / "dataset").resolve()
     print(

@@ -4,6 +4,7 @@ and a check that a ``model.pt`` trained earlier fits the network of a command's 
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import subprocess
@@ -12,7 +13,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["check_checkpoint", "config_file_arg", "override_args", "run_bundle_command"]
+__all__ = ["check_checkpoint", "config_file_arg", "override_args", "reused_checkpoints", "run_bundle_command"]
 
 
 def config_file_arg(bundle: str | os.PathLike, *names: str) -> str:
@@ -98,3 +99,34 @@ def check_checkpoint(
             f"{ckpt_path} does not fit network_def of {config_file} with {settings}: {len(problems)} difference(s), "
             + "; ".join(problems[:3])
         )
+
+
+def reused_checkpoints(
+    parser: argparse.ArgumentParser,
+    config_file: str | os.PathLike,
+    overrides: Mapping[str, object],
+    ckpt_dirs: Mapping[str, Path | None],
+) -> dict[bool, Path]:
+    """The ``ckpt_dir`` of earlier runs that a demo reuses, checked with :func:`check_checkpoint`.
+
+    Args:
+        parser: the demo's argument parser; a checkpoint that does not fit stops it with
+            ``parser.error`` naming the option and the file.
+        config_file: the bundle's config that defines ``network_def`` (``configs/inference.json``).
+        overrides: the network settings of the demo's commands, without ``network_def#dca``.
+        ckpt_dirs: ``{"--dca-ckpt-dir": dir or None, "--parent-ckpt-dir": dir or None}``: the first
+            option is the DCA run, the second the ``dca=false`` one.
+
+    Returns:
+        ``{dca: resolved ckpt_dir}`` for the options that were given.
+    """
+    reused: dict[bool, Path] = {}
+    for (option, ckpt_dir), dca in zip(ckpt_dirs.items(), (True, False)):
+        if ckpt_dir is None:
+            continue
+        try:
+            check_checkpoint(config_file, {**overrides, "network_def#dca": dca}, ckpt_dir / "model.pt")
+        except (FileNotFoundError, ValueError) as error:
+            parser.error(f"{option} {ckpt_dir}: {error}")
+        reused[dca] = ckpt_dir.resolve()
+    return reused
