@@ -158,18 +158,21 @@ def profile_dca_step(network: nn.Module, x: torch.Tensor, rows: int) -> None:
 
     dca.forward = labelled
     step = training_step(network, x)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if x.is_cuda else [])
     try:
         start = time.perf_counter()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with profile(activities=activities) as prof:
             step()
+            if x.is_cuda:
+                torch.cuda.synchronize(x.device)
         seconds = time.perf_counter() - start
     finally:
         del dca.forward
     events = prof.key_averages()
     block = next((e.cpu_time_total for e in events if e.key == "DualCrossAttention.forward"), 0.0) / 1e6
     print(f"\nprofile of one DCA step at patch {list(x.shape[2:])} ({seconds:.2f} s under the profiler):")
-    print(f"DCA block forward: {block:.3f} s ({100 * block / seconds:.1f} % of the step; its backward is in the ops)")
-    print(events.table(sort_by="self_cpu_time_total", row_limit=rows))
+    print(f"DCA block forward: {block:.3f} s CPU time ({100 * block / seconds:.1f} % of the step; backward in the ops)")
+    print(events.table(sort_by="self_cuda_time_total" if x.is_cuda else "self_cpu_time_total", row_limit=rows))
 
 
 def main() -> None:

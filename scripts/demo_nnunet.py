@@ -2,7 +2,7 @@
 
 Runs in the nnU-Net environment (``bash scripts/setup_nnunet.sh``)::
 
-    .venv-nnunet/bin/python scripts/demo_nnunet.py [--epochs 4] [--iterations 10] [--spacing 6]
+    .venv-nnunet/bin/python scripts/demo_nnunet.py [--epochs 8] [--iterations 25] [--spacing 8]
         [--output-dir outputs/demo_nnunet]
     .venv-nnunet/bin/python scripts/demo_nnunet.py --quick     # 1 epoch x 2 iterations: checks the steps only
 
@@ -68,9 +68,9 @@ def dice_per_class(prediction: Path, reference: Path, num_classes: int) -> np.nd
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "outputs" / "demo_nnunet")
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--iterations", type=int, default=10, help="training iterations per epoch")
-    parser.add_argument("--spacing", type=float, default=6.0, help="target spacing in mm; 0 for nnU-Net's own")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--iterations", type=int, default=25, help="training iterations per epoch")
+    parser.add_argument("--spacing", type=float, default=8.0, help="target spacing in mm; 0 for nnU-Net's own")
     parser.add_argument("--quick", action="store_true", help="1 epoch x 2 iterations: checks the steps, not Dice")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
