@@ -39,7 +39,9 @@ def test_no_subnormals_forward_or_backward_and_equal_to_softmax() -> None:
     reference.backward(upstream)
     # entries more than LOGIT_RANGE below the row maximum weigh below 480 * exp(-30) in total
     assert (ours - reference).abs().max() <= 480 * torch.exp(torch.tensor(-LOGIT_RANGE))
-    torch.testing.assert_close(ours_grad, logits.grad, rtol=0, atol=1e-11)
+    # float32 rounding of the larger gradients (the reduction order follows threads and load); the entries
+    # whose subnormals were flushed agree to 1e-11
+    torch.testing.assert_close(ours_grad, logits.grad, rtol=1e-5, atol=1e-11)
 
 
 def test_keeps_float64_and_computes_half_in_float32() -> None:

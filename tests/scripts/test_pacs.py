@@ -270,7 +270,8 @@ def test_ohif_lists_and_opens_the_study_in_headless_chromium(
     _chromium(tmp_path, f"--screenshot={seg_screenshot}", seg_url)
     overlay = np.asarray(Image.open(seg_screenshot).convert("RGB"), dtype=np.float32)[150:650, 400:1150]
     if SHIPPED:  # the organs of the shipped model are drawn in colour over the slice
-        assert _coloured(overlay) > 5000, "OHIF draws no segment over the CT"
+        # the 0.3.0 model labels 3,500-7,700 pixels of each 512 x 512 slice; a viewer without the SEG shows ~0
+        assert _coloured(overlay) > 1000, "OHIF draws no segment over the CT"
     if os.environ.get("DCA_MONAI_OHIF_SCREENSHOT"):
         target = os.environ["DCA_MONAI_OHIF_SCREENSHOT"]
         Image.open(seg_screenshot).convert("RGB").quantize(64).save(target, optimize=True)
