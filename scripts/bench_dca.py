@@ -536,6 +536,12 @@ def main() -> None:
     parser.add_argument("--gemms", action="store_true", help="only the DCA block's GEMMs: layout, GFLOP/s")
     parser.add_argument("--bf16", action="store_true", help="only bfloat16 autocast vs float32 step time")
     parser.add_argument("--plain-softmax", action="store_true", help="with --gemms: torch.softmax in CCA")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="CPU threads for everything, timings included (torch.set_num_threads; default: torch's)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -551,6 +557,7 @@ def main() -> None:
     # --gemms and --tail run on the chosen cases that are pooling cases, else on all of them
     chosen_pooling = {case: pooling_cases[case] for case in chosen if case in pooling_cases} or dict(pooling_cases)
     device = torch.device(args.device)
+    torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, CPU {cpu_model()}, {torch.get_num_threads()} threads, device {device}")
     if args.quick:
         print("--quick: toy sizes, the figures say nothing about the full sizes")

@@ -43,10 +43,9 @@ import torch._inductor.config
 import torch.fx.experimental._config
 from torch import nn
 from torch._dynamo.testing import CompileCounterWithBackend
-from torch.utils import benchmark
 
 from dca_monai.nets.registry import DCA_NETS, dca_net_spec
-from dca_monai.utils.benchmarking import cpu_model
+from dca_monai.utils.benchmarking import cpu_model, interleaved_medians
 
 __all__ = ["check_net", "compare_with_eager", "frames_per_size", "graph_breaks", "parse_size"]
 
@@ -186,10 +185,8 @@ def check_net(
     if timing:
         compiled_step, eager_step = _step(compiled, x), _step(model, x)
         compiled_step()  # compiles the backward
-        times = []
-        for run in (eager_step, compiled_step, eager_step, compiled_step):
-            times.append(benchmark.Timer("run()", globals={"run": run}).blocked_autorange(min_run_time=1).median)
-        result["eager_ms"], result["compiled_ms"] = min(times[0::2]) * 1e3, min(times[1::2]) * 1e3
+        eager_s, compiled_s = interleaved_medians([eager_step, compiled_step], 2, x.device, min_run_time=1, warmup=0)
+        result["eager_ms"], result["compiled_ms"] = eager_s * 1e3, compiled_s * 1e3
     return result
 
 
@@ -212,7 +209,14 @@ def main() -> None:
         action="store_true",
         help="give equal sizes separate symbols (torch.fx.experimental._config.use_duck_shape = False)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=torch.get_num_threads(),
+        help="CPU threads for everything, timings included (torch.set_num_threads; default: torch's)",
+    )
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     if args.no_duck_sizing:
         torch.fx.experimental._config.use_duck_shape = False
     # MONAI's UpCat graph-breaks, so each instance is its own frame, per grad mode and train flag: more than the

@@ -29,12 +29,17 @@ def cpu_model() -> str:
     return (names[0] if names else "unknown CPU") + amx
 
 
-def timed(fn: Callable[[], None], device: torch.device, min_run_time: float, num_threads: int = 1) -> float:
+def timed(fn: Callable[[], None], device: torch.device, min_run_time: float, num_threads: int | None = None) -> float:
     """Median seconds per call of ``fn`` on ``num_threads`` CPU threads, one measurement (CUDA-synchronised).
+
+    ``num_threads`` None: the process's (``torch.get_num_threads()``), the count the scripts print.
+    (``torch.utils.benchmark.Timer`` alone would time on 1 thread, whatever the process uses.)
 
     ``min_run_time > 0``: ``torch.utils.benchmark``'s ``blocked_autorange`` (its median; it calls ``fn``
     once more to size its blocks). ``min_run_time <= 0``: one call, timed alone (for steps that take seconds).
     """
+    if num_threads is None:
+        num_threads = torch.get_num_threads()
     if min_run_time > 0:
         timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=num_threads)
         if device.type == "cuda":
@@ -60,12 +65,13 @@ def interleaved_medians(
     device: torch.device,
     min_run_time: float = 0.2,
     warmup: int = 1,
-    num_threads: int = 1,
+    num_threads: int | None = None,
 ) -> list[float]:
     """Median seconds per call of each of ``runs``, measured ABAB... ``repeats`` times after ``warmup`` calls each.
 
-    Each measurement is one :func:`timed` call on ``num_threads`` threads (the warm-up runs on the
-    process's threads): ``blocked_autorange(min_run_time)``'s median, or one call for ``min_run_time <= 0``.
+    Each measurement is one :func:`timed` call on ``num_threads`` threads (None: the process's; the
+    warm-up runs on the process's threads): ``blocked_autorange(min_run_time)``'s median, or one call
+    for ``min_run_time <= 0``.
 
     Raises:
         ValueError: when ``repeats`` is below 1 or ``warmup`` below 0.

@@ -40,3 +40,17 @@ def test_rejects_no_repeats_or_negative_warmup(repeats: int, warmup: int) -> Non
 
 def test_cpu_model_names_amx_support() -> None:
     assert cpu_model().endswith(("(AMX)", "(no AMX)")) or cpu_model() == "unknown CPU"
+
+
+@pytest.mark.parametrize("min_run_time", [0.0, 0.001])
+def test_measures_on_the_process_threads_by_default(min_run_time: float) -> None:
+    # the scripts print torch.get_num_threads(): the timings must run on that many threads, not on
+    # torch.utils.benchmark.Timer's default of 1
+    seen: list[int] = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        interleaved_medians([lambda: seen.append(torch.get_num_threads())], 1, torch.device("cpu"), min_run_time, 0)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen and set(seen) == {2}
