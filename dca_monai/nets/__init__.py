@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dca_monai.compat.inductor_stride_order import apply_inductor_stride_order_fix
 from dca_monai.nets.dca_attentionunet import DCAAttentionUnet
 from dca_monai.nets.dca_basic_unet import DCABasicUNet
 from dca_monai.nets.dca_dynunet import DCADynUNet
@@ -23,3 +24,6 @@ __all__ = [
     "DCAVNet",
     "SkipRefinement",
 ]
+
+# torch.compile(dynamic=True) of DynUNet-style nets crashes in torch 2.13's inductor: see the module
+apply_inductor_stride_order_fix()
