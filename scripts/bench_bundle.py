@@ -38,22 +38,13 @@ import torch
 from ignite.engine import Events
 from monai.bundle import ConfigParser
 
+from dca_monai.apps.quick_settings import BRAIN_QUICK_OVERRIDES
 from dca_monai.utils.benchmarking import cpu_model
 from dca_monai.utils.peak_rss import peak_rss_bytes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_dca_segmentation"
-QUICK = {
-    "pixdim": 4.0,
-    "num_train": 2,
-    "num_val": 1,
-    "num_test": 1,
-    "filters": [4, 4, 8, 8, 8],
-    "roi_size": [32, 32, 32],
-    "sw_batch_size": 2,
-    "num_samples": 1,
-    "batch_size": 2,
-}
+QUICK = BRAIN_QUICK_OVERRIDES
 
 
 def load_config(name: str, overrides: dict[str, Any]) -> ConfigParser:

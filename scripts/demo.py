@@ -45,6 +45,7 @@ import numpy as np
 
 from dca_monai.apps.colin27 import colin27_path
 from dca_monai.apps.itk_brain_t1 import write_itk_t1_brain
+from dca_monai.apps.quick_settings import BRAIN_QUICK_OVERRIDES
 from dca_monai.metrics import RealScanAgreement, intensity_tissue_classes, real_scan_agreement
 from dca_monai.utils.bundle_command import config_file_arg, reused_checkpoints, run_bundle_command
 from dca_monai.visualize import save_label_overlay
@@ -53,20 +54,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundles" / "brain_mri_dca_segmentation"
 CLASSES = ("CSF", "grey matter", "white matter")
 
-QUICK = {
-    "pixdim": 4.0,
-    "num_train": 2,
-    "num_val": 1,
-    "num_test": 1,
-    "filters": [4, 4, 8, 8, 8],
-    "roi_size": [32, 32, 32],
-    "sw_batch_size": 2,
-    "epochs": 2,
-    "val_interval": 1,
-    "num_samples": 1,
-    "batch_size": 2,
-    "num_workers": 0,
-}
+QUICK = {**BRAIN_QUICK_OVERRIDES, "epochs": 2, "val_interval": 1, "num_workers": 0}
 
 
 @dataclass(frozen=True)
