@@ -7,15 +7,16 @@ checks whether its input's strides are already in the order the kernel wants; fo
 convolution's output those strides are products of symbolic sizes such as ``(s - 1) // 2 + 1``, the
 check asks whether one stride is a multiple of another (``Mod(left, right) == 0``), and sympy's range
 analysis of that quotient raises instead of answering "unknown". Upstream: pytorch/pytorch#188323
-and #188422 (closed; torch 2.12 did not fail).
+and #188422 (closed). Torch 2.12 did not fail, and 2.14.1 does not: checked here on 2026-12-06 with
+DynUNet, compiled without this module.
 
 The check is one of inductor's ``guard_or_false`` questions, whose contract is "``False`` when it
 cannot tell". :func:`apply_inductor_stride_order_fix` makes the crash give that answer: it wraps
 ``torch._inductor.ir.Layout._stride_expr_ge_or_false`` so that these two exceptions return ``False``.
 Inductor then treats the strides as not known to be ordered and, at worst, copies the input into the
 layout it wants: the same numbers, maybe one copy more. Nothing else changes; where the method does not
-exist (another torch) nothing is patched. ``dca_monai.nets`` applies it on import; set the environment
-variable ``DCA_MONAI_NO_TORCH_PATCHES=1`` to leave torch untouched.
+exist nothing is patched, and nothing is on torch other than 2.13.x. ``dca_monai.nets`` applies it on
+import; set the environment variable ``DCA_MONAI_NO_TORCH_PATCHES=1`` to leave torch untouched.
 """
 
 from __future__ import annotations
@@ -26,8 +27,18 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DISABLE_ENV", "apply_inductor_stride_order_fix", "inductor_stride_order_fix_applied"]
+import torch
 
+__all__ = [
+    "AFFECTED_TORCH",
+    "DISABLE_ENV",
+    "apply_inductor_stride_order_fix",
+    "inductor_stride_order_fix_applied",
+    "torch_needs_stride_order_fix",
+]
+
+AFFECTED_TORCH = ("2.13", "2.14")
+"""Torch versions ``[first, last)`` whose inductor crashes so (2.14.1 compiles DynUNet without the fix)."""
 DISABLE_ENV = "DCA_MONAI_NO_TORCH_PATCHES"
 _MARK = "_dca_monai_stride_order_fix"
 
@@ -59,13 +70,22 @@ def inductor_stride_order_fix_applied() -> bool:
     return getattr(getattr(check, "__func__", check), _MARK, False)
 
 
+def torch_needs_stride_order_fix(version: str | None = None) -> bool:
+    """Whether ``version`` (default: the installed torch's) is in :data:`AFFECTED_TORCH`."""
+    from torch.torch_version import TorchVersion
+
+    installed = TorchVersion(version if version is not None else torch.__version__)
+    return AFFECTED_TORCH[0] <= installed < AFFECTED_TORCH[1]
+
+
 def apply_inductor_stride_order_fix() -> bool:
     """Wrap inductor's stride-order check once (see the module docstring); returns whether it is now wrapped.
 
     Does nothing, and returns False, when ``DCA_MONAI_NO_TORCH_PATCHES`` is set to a non-empty value
-    other than ``0``, when inductor cannot be imported or when the method does not exist.
+    other than ``0``, on a torch outside :data:`AFFECTED_TORCH`, when inductor cannot be imported or
+    when the method does not exist.
     """
-    if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
+    if os.environ.get(DISABLE_ENV, "") not in ("", "0") or not torch_needs_stride_order_fix():
         return False
     if inductor_stride_order_fix_applied():
         return True

@@ -21,6 +21,7 @@ from dca_monai.compat.inductor_stride_order import (
     DISABLE_ENV,
     apply_inductor_stride_order_fix,
     inductor_stride_order_fix_applied,
+    torch_needs_stride_order_fix,
 )
 
 # strided 3D convolutions whose outputs have sizes (s - 1) // 2 + 1: what made inductor crash
@@ -36,6 +37,15 @@ DYNUNET_KWARGS = {
 SIZES = [(48, 40, 56), (64, 56, 40)]
 
 
+@pytest.mark.parametrize(
+    "version,needed",
+    [("2.13.0+cpu", True), ("2.13.1", True), ("2.12.1", False), ("2.14.0", False), ("2.14.1+cu130", False)],
+)
+def test_only_torch_2_13_is_patched(version: str, needed: bool) -> None:
+    assert torch_needs_stride_order_fix(version) is needed
+
+
+@pytest.mark.skipif(not torch_needs_stride_order_fix(), reason=f"torch {torch.__version__} needs no fix")
 def test_importing_the_nets_applies_it_once() -> None:
     assert "apply_inductor_stride_order_fix" in dir(dca_monai.nets)
     assert inductor_stride_order_fix_applied()
