@@ -223,11 +223,13 @@ def test_bench_onnx_times_three_runtimes_on_a_small_network(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_compile_check_one_small_network(tmp_path: Path) -> None:
-    output = run_script(
-        "compile_check.py", "--nets", "DCABasicUNet", "--spatial-dims", "2", "--backend", "eager", cwd=tmp_path
-    )
+    args = ["--nets", "DCABasicUNet", "--spatial-dims", "2", "--backend", "eager", "--parent-backend", "same"]
+    output = run_script("compile_check.py", *args, "--threads", "1", cwd=tmp_path)
 
-    assert "2D, backend eager" in output
+    assert "1 threads, 2D, backend eager" in output
+    parent = re.search(r"parent eager (\d+) ms, compiled (\d+) ms \(([\d.]+)x\)", output)
+    assert parent is not None, output
+    assert_measured([float(v) for v in parent.groups()])
     values = row(output, "DCABasicUNet ")
     breaks, parent_breaks, recompiles, eval_diff, train_diff = values[:5]
     assert breaks == parent_breaks and recompiles >= 0
