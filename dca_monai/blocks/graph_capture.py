@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["capturing_graph"]
+__all__ = ["capturing_graph", "compiling_graph"]
 
 
 def capturing_graph() -> bool:
@@ -16,3 +16,15 @@ def capturing_graph() -> bool:
     if torch.jit.is_scripting():
         return False
     return torch.jit.is_tracing() or torch.compiler.is_exporting()
+
+
+def compiling_graph() -> bool:
+    """True while ``torch.compile`` (dynamo) traces the model.
+
+    A Python comparison of sizes there becomes a guard on them, and an input size that flips it
+    compiles the graph again: code that only skips work on equal sizes should not skip then.
+    False under ``torch.jit.script``.
+    """
+    if torch.jit.is_scripting():
+        return False
+    return torch.compiler.is_compiling()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dca_monai.blocks.graph_capture import capturing_graph
+from dca_monai.blocks.graph_capture import capturing_graph, compiling_graph
 
 __all__ = ["interpolation_matrix", "separable_upsample"]
 
@@ -41,8 +41,10 @@ def separable_upsample(x: torch.Tensor, size: list[int]) -> torch.Tensor:
     :func:`interpolation_matrix`, the largest output last so it is written once, contiguously. On
     CPU this is faster than PyTorch's trilinear kernel forward and backward (figures in
     ``docs/benchmarks.md``), and it is pure matmul for export: axes are moved by
-    non-negative indices, and while a graph is captured (tracing, ``torch.export``) no axis is
-    skipped by comparing sizes, so the graph holds for every size.
+    non-negative indices, and while a graph is captured (tracing, ``torch.export``) or compiled
+    (``torch.compile``) no axis is skipped by comparing sizes, so the graph holds for every size (under
+    ``torch.compile`` the comparison would be a guard on the sizes: a skip that grows past the token
+    grid's 16 cells recompiled; an axis of equal sizes costs one identity matrix product instead).
 
     Args:
         x: ``(B, C, *S_in)``.
@@ -53,7 +55,7 @@ def separable_upsample(x: torch.Tensor, size: list[int]) -> torch.Tensor:
     """
     last = len(size) - 1
     end = x.dim() - 1
-    skip_equal_sizes = not capturing_graph()
+    skip_equal_sizes = not (capturing_graph() or compiling_graph())
     for axis, size_out in enumerate(size):
         size_in = x.shape[2 + axis]
         if skip_equal_sizes and size_in == size_out:

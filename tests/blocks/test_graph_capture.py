@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dca_monai.blocks import DualCrossAttention
-from dca_monai.blocks.graph_capture import capturing_graph
+from dca_monai.blocks.graph_capture import capturing_graph, compiling_graph
 
 CHANNELS = (4, 8, 8, 16)
 
@@ -16,6 +16,18 @@ CHANNELS = (4, 8, 8, 16)
 class CaptureFlag(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + 1 if capturing_graph() else x
+
+
+class CompileFlag(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 1 if compiling_graph() else x
+
+
+def test_compiling_graph_is_true_only_under_torch_compile() -> None:
+    x = torch.zeros(1)
+    assert CompileFlag()(x).item() == 0
+    assert torch.jit.script(CompileFlag())(x).item() == 0
+    assert torch.compile(CompileFlag(), backend="eager")(x).item() == 1
 
 
 def skips_for(batch: int, size: tuple[int, ...], channels: tuple[int, ...] = CHANNELS) -> list[torch.Tensor]:
