@@ -43,7 +43,7 @@ def test_rows_are_convex_weights(size_in: int, size_out: int) -> None:
     assert ((weights > 0).sum(1) <= 2).all()
 
 
-def test_compiled_once_for_equal_and_unequal_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compiled_once_for_equal_and_unequal_sizes() -> None:
     # an axis whose size does not change was skipped by comparing sizes; under torch.compile that comparison
     # is a guard, and a later call where the sizes part (a skip past the token grid's cap) compiled again.
     # Duck sizing off: it would tie the equal input and output sizes of the first call by itself.
@@ -51,17 +51,17 @@ def test_compiled_once_for_equal_and_unequal_sizes(monkeypatch: pytest.MonkeyPat
     import torch.fx.experimental._config
     from torch._dynamo.testing import CompileCounter
 
-    monkeypatch.setattr(torch.fx.experimental._config, "use_duck_shape", False)
+    with torch.fx.experimental._config.patch(use_duck_shape=False):  # restored after, unlike setattr
 
-    def upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        return separable_upsample(x, list(like.shape[2:]))
+        def upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+            return separable_upsample(x, list(like.shape[2:]))
 
-    torch._dynamo.reset()
-    counter = CompileCounter()
-    compiled = torch.compile(upsample_to, dynamic=True, backend=counter)
-    for size_in, size_out in [(6, 6), (6, 12), (10, 10), (7, 21)]:
-        x = torch.randn(1, 2, size_in, size_in + 1)
-        like = torch.empty(1, 2, size_out, size_out + 1)
-        expected = F.interpolate(x, size=[size_out, size_out + 1], mode="bilinear", align_corners=True)
-        torch.testing.assert_close(compiled(x, like), expected, rtol=1e-5, atol=1e-6)
-    assert counter.frame_count == 1
+        torch._dynamo.reset()
+        counter = CompileCounter()
+        compiled = torch.compile(upsample_to, dynamic=True, backend=counter)
+        for size_in, size_out in [(6, 6), (6, 12), (10, 10), (7, 21)]:
+            x = torch.randn(1, 2, size_in, size_in + 1)
+            like = torch.empty(1, 2, size_out, size_out + 1)
+            expected = F.interpolate(x, size=[size_out, size_out + 1], mode="bilinear", align_corners=True)
+            torch.testing.assert_close(compiled(x, like), expected, rtol=1e-5, atol=1e-6)
+        assert counter.frame_count == 1
