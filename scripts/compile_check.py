@@ -123,6 +123,15 @@ def _step(model: nn.Module, x: torch.Tensor):
     return run
 
 
+def _eager_and_compiled_ms(model: nn.Module, compiled: nn.Module, x: torch.Tensor) -> tuple[float, float]:
+    """One training step of ``model`` eager and compiled, interleaved medians in ms (the first compiled
+    step, which compiles the backward, is not timed)."""
+    compiled_step, eager_step = _step(compiled, x), _step(model, x)
+    compiled_step()
+    eager_s, compiled_s = interleaved_medians([eager_step, compiled_step], 2, x.device, min_run_time=1, warmup=0)
+    return eager_s * 1e3, compiled_s * 1e3
+
+
 # input sizes each parent accepts (multiples of its total stride; UNETR's is fixed by img_size=96); the first
 # one leaves no two equal sizes among inputs and skips (module docstring) where the strides allow
 CHECK_SIZES = {
@@ -189,19 +198,11 @@ def check_net(
     result["recompiles"] = eval_recompiles + train_recompiles
     result["frames"] = counter.frame_count
     if timing:
-        compiled_step, eager_step = _step(compiled, x), _step(model, x)
-        compiled_step()  # compiles the backward
-        eager_s, compiled_s = interleaved_medians([eager_step, compiled_step], 2, x.device, min_run_time=1, warmup=0)
-        result["eager_ms"], result["compiled_ms"] = eager_s * 1e3, compiled_s * 1e3
+        result["eager_ms"], result["compiled_ms"] = _eager_and_compiled_ms(model, compiled, x)
         if parent_backend == backend:
             torch._dynamo.reset()
             parent_compiled = torch.compile(parent.train(), dynamic=True, backend=backend)
-            parent_compiled_step, parent_eager_step = _step(parent_compiled, x), _step(parent, x)
-            parent_compiled_step()
-            eager_s, compiled_s = interleaved_medians(
-                [parent_eager_step, parent_compiled_step], 2, x.device, min_run_time=1, warmup=0
-            )
-            result["parent_eager_ms"], result["parent_compiled_ms"] = eager_s * 1e3, compiled_s * 1e3
+            result["parent_eager_ms"], result["parent_compiled_ms"] = _eager_and_compiled_ms(parent, parent_compiled, x)
     return result
 
 
