@@ -20,7 +20,14 @@ import torch
 
 from dca_monai.utils.atomic_file import write_bytes_atomic
 
-__all__ = ["half_state_dict", "save_half_weights"]
+__all__ = ["half_state_dict", "save_half_weights", "tensor_view_key"]
+
+TensorView = tuple[int, int, tuple[int, ...], tuple[int, ...]]
+
+
+def tensor_view_key(tensor: torch.Tensor) -> TensorView:
+    """What makes two state dict entries the same tensor: storage address, offset, shape and strides."""
+    return (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tuple(tensor.stride()))
 
 
 def half_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -32,18 +39,13 @@ def half_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor
     Returns:
         A new dict with the same keys and order; integer and boolean tensors are returned unchanged.
     """
-    converted: dict[tuple[int, int, tuple[int, ...], tuple[int, ...]], torch.Tensor] = {}
+    converted: dict[TensorView, torch.Tensor] = {}
     result: dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
         if not tensor.is_floating_point():
             result[name] = tensor
             continue
-        view = (
-            tensor.untyped_storage().data_ptr(),
-            tensor.storage_offset(),
-            tuple(tensor.shape),
-            tuple(tensor.stride()),
-        )
+        view = tensor_view_key(tensor)
         if view not in converted:
             converted[view] = tensor.detach().to(torch.float16)
         result[name] = converted[view]

@@ -32,7 +32,7 @@ from tests.bundles.bundle_cases import (
     absolute_datalist,
     assert_fails_before_training,
 )
-from tests.bundles.bundle_runner import SCHEMA, TORCHRUN, BundleRun, run_bundle
+from tests.bundles.bundle_runner import SCHEMA, TORCHRUN, BundleRun, run_bundle, run_python
 
 # the record key of the installed ignite: "_saved" from 0.5, "saved" in 0.4.11 (monai 1.5.2's pin)
 SAVED_KEY = Checkpoint._state_dict_all_req_keys[0]
@@ -102,6 +102,30 @@ def test_training_resumes_from_the_last_checkpoint(
     assert last["lr_scheduler"]["last_epoch"] == epochs
     # AdamW counted the steps of both runs: the optimizer state was restored, not restarted
     assert {float(state["step"]) for state in last["optimizer"]["state"].values()} == {float(iterations)}
+
+
+@pytest.mark.slow
+def test_snapshot_interval_keeps_weights_to_average(
+    case: BundleCase, trained: tuple[Path, BundleRun], dataset_dir: Path, tmp_path: Path
+) -> None:
+    bundle_root, _ = trained
+    shutil.copytree(bundle_root / "checkpoints", tmp_path / "checkpoints")
+    epochs = case.epochs + 2  # two more epochs than the trained run, a snapshot after each
+    overrides = case.train_overrides(dataset_dir, tmp_path, epochs=epochs, resume=True, snapshot_interval=1)
+    run_bundle("run", "--config_file", case.configs("train.json"), overrides=overrides).check()
+
+    snapshots = sorted((tmp_path / "checkpoints" / "snapshots").iterdir())
+    assert [path.name for path in snapshots] == [f"model_epoch={e}.pt" for e in (epochs - 1, epochs)]
+    states = [torch.load(path, weights_only=True) for path in snapshots]
+    last = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["network"]
+    assert all(torch.equal(states[1][k], last[k]) for k in last)  # the final snapshot is the run's final network
+    average = tmp_path / "swa.pt"
+    averaging = ("import sys; from dca_monai.utils.average_weights import main; main(sys.argv[1:])",)
+    run_python(*averaging, average, *snapshots).check()
+    averaged = torch.load(average, weights_only=True)
+    case.network().load_state_dict(averaged)  # strict: the average loads as the bundle's network
+    key = next(k for k, v in last.items() if v.is_floating_point() and not torch.equal(states[0][k], states[1][k]))
+    torch.testing.assert_close(averaged[key], (states[0][key] + states[1][key]) / 2)
 
 
 @pytest.mark.slow

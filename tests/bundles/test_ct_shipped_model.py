@@ -29,12 +29,12 @@ SHIPPED = BUNDLE / "models" / "model.pt"
 MODEL_CARD = BUNDLE / "docs" / "README.md"
 MAX_BYTES = 25 * 2**20
 ORGANS = ct_class_names()[1:]
-# measured with the shipped 0.4.0 weights (model card, Results): Dice liver 0.786, spleen 0.276, stomach 0.198,
-# aorta 0.896, vena cava 0.641; HD95 liver 26.7, spleen 50.4, stomach 36.2, aorta 2.9, vena cava 9.0 mm. The aorta
+# measured with the shipped 0.5.0 weights (model card, Results): Dice liver 0.827, spleen 0.355, stomach 0.250,
+# aorta 0.874, vena cava 0.619; HD95 liver 19.9, spleen 49.8, stomach 32.0, aorta 4.5, vena cava 10.6 mm. The aorta
 # and the vena cava meet the targets (0.75, 0.60) and are held to them; the others miss theirs (liver 0.90,
 # spleen 0.80, stomach 0.60), so these guard them against a regression, a little below the measured figures.
-MIN_DICE = {"liver": 0.75, "spleen": 0.24, "stomach": 0.17, "aorta": 0.75, "inferior_vena_cava": 0.60}
-MAX_HD95_MM = {"liver": 35.0, "spleen": 60.0, "stomach": 45.0, "aorta": 5.0, "inferior_vena_cava": 12.0}
+MIN_DICE = {"liver": 0.79, "spleen": 0.32, "stomach": 0.22, "aorta": 0.75, "inferior_vena_cava": 0.60}
+MAX_HD95_MM = {"liver": 25.0, "spleen": 60.0, "stomach": 40.0, "aorta": 6.0, "inferior_vena_cava": 12.0}
 
 
 def test_shipped_weights_match_the_model_card_and_the_metadata() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dca_monai.utils.config_flags import require_bool
+from dca_monai.utils.config_flags import require_bool, require_non_negative_int
 
 
 @pytest.mark.parametrize("value", [True, False, np.bool_(True), np.bool_(False)])
@@ -23,3 +23,20 @@ def test_command_line_strings_are_rejected_with_the_spelling_to_use(value: str, 
 def test_other_values_are_rejected(value) -> None:
     with pytest.raises(TypeError, match=r"network_def#dca=.* but True or False was expected$"):
         require_bool("network_def#dca", value)
+
+
+@pytest.mark.parametrize("value", [0, 1, 100, np.int64(5)])
+def test_counts_pass_as_python_ints(value) -> None:
+    result = require_non_negative_int("snapshot_interval", value)
+    assert type(result) is int and result == int(value)
+
+
+@pytest.mark.parametrize("value", [True, 1.0, "100", None])
+def test_counts_reject_other_types(value) -> None:
+    with pytest.raises(TypeError, match=r"snapshot_interval=.* but a whole number >= 0 was expected"):
+        require_non_negative_int("snapshot_interval", value)
+
+
+def test_counts_reject_negative_numbers() -> None:
+    with pytest.raises(ValueError, match=r"snapshot_interval=-1 but a whole number >= 0 was expected"):
+        require_non_negative_int("snapshot_interval", -1)
