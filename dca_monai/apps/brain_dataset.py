@@ -14,9 +14,10 @@ gives 95 x 113 x 100 voxels). Per case, seeded:
 
 1. more CSF than the template's own mask and maps hold
    (:func:`~dca_monai.apps.tissue_synthesis.extend_csf`): a shell of 0-6 mm of extra-cerebral CSF
-   outside the template's mask, as a real brain mask that keeps the CSF around the brain has, and
-   the grey-matter voxels darker than a point 35-65% of the way from the CSF to the grey-matter
-   median intensity (sulcal CSF that averaging 152 brains blurred into grey matter);
+   outside the template's mask, as a real brain mask that keeps the CSF around the brain has (none in
+   ``shell_free_fraction`` of the cases: a tight mask), and the grey-matter voxels darker than a point
+   drawn in ``sulcal_weight_range`` (default 35-65%) of the way from the CSF to the grey-matter median
+   intensity (sulcal CSF that averaging 152 brains blurred into grey matter);
 2. the image: in ``synthetic_fraction`` of the training cases one drawn from the labels alone with
    random per-class intensities, contrasts and blur, in the manner of SynthSeg
    (:func:`~dca_monai.apps.tissue_synthesis.synthetic_tissue_image`), so that labels follow
@@ -45,7 +46,8 @@ unchanged.
 Command line::
 
     python -m dca_monai.apps.brain_dataset --output-dir DIR [--num-train 6] [--num-val 2]
-        [--num-test 2] [--spacing 2.0] [--seed 0] [--synthetic-fraction 0.5] [--overwrite]
+        [--num-test 2] [--spacing 2.0] [--seed 0] [--synthetic-fraction 0.5] [--shell-free-fraction 0]
+        [--sulcal-weight-range 0.35 0.65] [--overwrite]
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ def build_brain_dataset(
     seed: int = 0,
     overwrite: bool = False,
     synthetic_fraction: float = 0.5,
+    shell_free_fraction: float = 0.0,
+    sulcal_weight_range: Sequence[float] = (0.35, 0.65),
 ) -> Path:
     """Write the demo dataset under ``output_dir`` and return the path of its datalist.
 
@@ -124,6 +128,12 @@ def build_brain_dataset(
         synthetic_fraction: share of the training cases whose image is drawn from their labels
             with random per-class intensities (:func:`~dca_monai.apps.tissue_synthesis.synthetic_tissue_image`)
             instead of the template's, in ``[0, 1]``; validation and test cases keep the template's.
+        shell_free_fraction: share of all cases that get no extra-cerebral CSF shell (a tight brain
+            mask, as ``bet`` or Colin27's ``ch2bet`` gives), in ``[0, 1]``: with a shell in every case a
+            network learns that the outermost voxels are CSF, whatever their intensity.
+        sulcal_weight_range: ``(low, high)`` with ``0 <= low <= high <= 1``: per case, the grey matter
+            darker than a point drawn in this range of the way from the CSF to the grey-matter median
+            intensity becomes CSF (:func:`~dca_monai.apps.tissue_synthesis.extend_csf`).
 
     Returns:
         Path of ``datalist.json``; its image and label paths are relative to its folder.
@@ -142,6 +152,11 @@ def build_brain_dataset(
         raise ValueError(f"synthetic_fraction={synthetic_fraction!r} but a number in [0, 1] was expected")
     if not 0.0 <= synthetic_fraction <= 1.0:
         raise ValueError(f"synthetic_fraction={synthetic_fraction!r} but a number in [0, 1] was expected")
+    if isinstance(shell_free_fraction, bool) or not isinstance(shell_free_fraction, (int, float)):
+        raise ValueError(f"shell_free_fraction={shell_free_fraction!r} but a number in [0, 1] was expected")
+    if not 0.0 <= shell_free_fraction <= 1.0:
+        raise ValueError(f"shell_free_fraction={shell_free_fraction!r} but a number in [0, 1] was expected")
+    sulcal = _check_range("sulcal_weight_range", sulcal_weight_range)
 
     output_dir = Path(output_dir)
     datalist_path = output_dir / DATALIST_NAME
@@ -155,6 +170,9 @@ def build_brain_dataset(
         "seed": seed,
         "synthetic_fraction": float(synthetic_fraction),
     }
+    if shell_free_fraction or sulcal != _SULCAL_WEIGHT:  # format 3 datalists stay valid for the old recipe
+        build["shell_free_fraction"] = float(shell_free_fraction)
+        build["sulcal_weight_range"] = list(sulcal)
     if not overwrite and _is_built(datalist_path, build):
         logger.info("%s is up to date, not rebuilding", datalist_path)
         return datalist_path
@@ -176,7 +194,7 @@ def build_brain_dataset(
                 augment.set_random_state(seed=int(case_seed))
                 rng = np.random.default_rng(case_seed)
                 synthetic = bool(rng.random() < synthetic_fraction) and section == "training"
-                case = augment(_case_tissues(base, rng, synthetic))
+                case = augment(_case_tissues(base, rng, synthetic, float(shell_free_fraction), sulcal))
                 name = f"{prefix}_{case_index:03d}.nii.gz"
                 image = np.clip(np.rint(case["image"][0].numpy() * _SCANNER_UNITS), 0, np.iinfo(np.int16).max)
                 label = case["label"][0].numpy().astype(np.uint8)
@@ -206,6 +224,17 @@ def build_brain_dataset(
     }
     write_bytes_atomic(datalist_path, (json.dumps(datalist, indent=2) + "\n").encode())
     return datalist_path
+
+
+def _check_range(name: str, value: object) -> tuple[float, float]:
+    """``value`` as ``(low, high)`` with ``0 <= low <= high <= 1``, else a ``ValueError`` naming ``name``."""
+    try:
+        low, high = (float(v) for v in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        low, high = -1.0, -1.0
+    if not 0.0 <= low <= high <= 1.0:
+        raise ValueError(f"{name}={value!r} but (low, high) with 0 <= low <= high <= 1 was expected")
+    return low, high
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:
@@ -266,10 +295,19 @@ def _base_case(spacing: float) -> dict[str, Any]:
     return base
 
 
-def _case_tissues(base: dict[str, MetaTensor], rng: np.random.Generator, synthetic: bool) -> dict[str, MetaTensor]:
+def _case_tissues(
+    base: dict[str, MetaTensor],
+    rng: np.random.Generator,
+    synthetic: bool,
+    shell_free_fraction: float,
+    sulcal_weight_range: tuple[float, float],
+) -> dict[str, MetaTensor]:
     """The case's labels with more CSF (shell and sulci) and its image: the template's or a synthetic one."""
     t1, labels = base["image"][0].numpy(), base["label"][0].numpy()
-    extended = extend_csf(labels, t1, base["outside_mm"], rng.uniform(*_CSF_MARGIN_MM), rng.uniform(*_SULCAL_WEIGHT))
+    margin_mm, sulcal_weight = rng.uniform(*_CSF_MARGIN_MM), rng.uniform(*sulcal_weight_range)
+    if shell_free_fraction > 0 and rng.random() < shell_free_fraction:  # no draw at 0: format 3 cases unchanged
+        margin_mm = 0.0
+    extended = extend_csf(labels, t1, base["outside_mm"], margin_mm, sulcal_weight)
     image = synthetic_tissue_image(extended, rng) if synthetic else fill_csf_shell(t1, labels, extended, rng)
     affine = base["image"].affine
     return {
@@ -322,6 +360,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--synthetic-fraction", type=float, default=0.5, help="share of training cases with synthetic intensities"
     )
+    parser.add_argument(
+        "--shell-free-fraction", type=float, default=0.0, help="share of cases without an extra-cerebral CSF shell"
+    )
+    parser.add_argument(
+        "--sulcal-weight-range",
+        type=float,
+        nargs=2,
+        default=(0.35, 0.65),
+        help="range of the sulcal CSF threshold, from CSF (0) to grey matter (1)",
+    )
     args = parser.parse_args(argv)
     try:
         datalist = build_brain_dataset(
@@ -333,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.seed,
             args.overwrite,
             args.synthetic_fraction,
+            args.shell_free_fraction,
+            args.sulcal_weight_range,
         )
     except ValueError as error:
         parser.error(str(error))

@@ -104,6 +104,34 @@ def test_synthetic_fraction_chooses_the_training_images_only(built: Path, tmp_pa
         assert (synthetic.parent / entry["label"]).read_bytes() == (template.parent / entry["label"]).read_bytes()
 
 
+def _outer_csf_share(label: np.ndarray) -> float:
+    """CSF share of the labelled volume's outermost voxel layer."""
+    brain = label > 0
+    outer = brain & ~ndimage.binary_erosion(brain)
+    return float(np.mean(label[outer] == 1))
+
+
+def test_shell_free_cases_have_no_csf_shell_and_the_rest_are_unchanged(built: Path, tmp_path: Path) -> None:
+    shell_free = build_brain_dataset(tmp_path / "free", **SMALL, shell_free_fraction=1.0)
+    build = json.loads(shell_free.read_text())["dca_monai_build"]
+    assert build["shell_free_fraction"] == 1.0 and build["sulcal_weight_range"] == [0.35, 0.65]
+    for entry in _entries(built):
+        free, shelled = _arrays(shell_free, entry)[3], _arrays(built, entry)[3]
+        # without the shell the outer surface is mostly grey matter; the template's brain is the same
+        assert _outer_csf_share(free) < 0.5, entry["label"]
+        assert np.count_nonzero(free) <= np.count_nonzero(shelled)
+    # the default (no shell-free case) keeps the format 3 build record, so earlier datalists stay valid
+    assert "shell_free_fraction" not in json.loads(built.read_text())["dca_monai_build"]
+
+
+def test_sulcal_weight_range_moves_dark_grey_matter_to_csf(tmp_path: Path) -> None:
+    low = build_brain_dataset(tmp_path / "low", **SMALL, sulcal_weight_range=(0.0, 0.0), shell_free_fraction=1.0)
+    high = build_brain_dataset(tmp_path / "high", **SMALL, sulcal_weight_range=(0.8, 0.8), shell_free_fraction=1.0)
+    for entry in _entries(low):
+        low_label, high_label = _arrays(low, entry)[3], _arrays(high, entry)[3]
+        assert np.count_nonzero(high_label == 1) > 1.5 * np.count_nonzero(low_label == 1), entry["label"]
+
+
 def test_cases_differ_from_each_other(built: Path) -> None:
     cases = [_arrays(built, entry) for entry in _entries(built)]
     for first in range(len(cases)):
@@ -173,6 +201,9 @@ def test_interrupted_build_leaves_no_datalist(tmp_path: Path, monkeypatch: pytes
         ("seed", 1.5, "seed=1.5 but an int >= 0"),
         ("spacing", 1.0, r"spacing=1.0 but a value in \[1.5, 8\] mm"),
         ("synthetic_fraction", 1.5, r"synthetic_fraction=1.5 but a number in \[0, 1\]"),
+        ("shell_free_fraction", -0.1, r"shell_free_fraction=-0.1 but a number in \[0, 1\]"),
+        ("sulcal_weight_range", (0.6, 0.4), r"sulcal_weight_range=\(0.6, 0.4\) but \(low, high\) with 0 <= low"),
+        ("sulcal_weight_range", 0.5, r"sulcal_weight_range=0.5 but \(low, high\)"),
     ],
 )
 def test_invalid_arguments_are_named(tmp_path: Path, argument: str, value: object, expected: str) -> None:
