@@ -111,9 +111,29 @@ class DCASwinUNETR(SkipRefinement, SwinUNETR):
         skip_channels = [feature_size * factor for factor in (1, 1, 2, 4, 8)]
         self.attach_dca(spatial_dims, skip_channels, dca, dca_args)
 
+    @torch.jit.unused
+    def _check_divisible_size(self, spatial_shape: Sequence[int]) -> None:
+        """SwinUNETR's input check (same error), in plain Python instead of NumPy.
+
+        MONAI's ``_check_input_size`` builds NumPy arrays, where ``torch.compile`` breaks the graph at the
+        network's first line. In SwinUNETR that break is harmless; here it would start a new frame at the
+        skip refinement, whose skips then arrive with sizes unrelated to the input's, and inductor spent
+        over 48 minutes simplifying their index expressions. Plain integer remainders become guards instead.
+
+        Raises:
+            ValueError: naming the axes (from 2) whose size is not a multiple of ``patch_size ** 5``.
+        """
+        multiple = self.patch_size**5
+        wrong_dims = [axis + 2 for axis, size in enumerate(spatial_shape) if size % multiple != 0]
+        if wrong_dims:
+            raise ValueError(
+                f"spatial dimensions {wrong_dims} of input image (spatial shape: {spatial_shape})"
+                f" must be divisible by {self.patch_size}**5."
+            )
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         if not torch.jit.is_scripting() and not torch.jit.is_tracing():
-            self._check_input_size(x.shape[2:])
+            self._check_divisible_size(x.shape[2:])
         hidden_states_out = self.swinViT(x, self.normalize)
         enc0 = self.encoder1(x)
         enc1 = self.encoder2(hidden_states_out[0])
