@@ -80,17 +80,24 @@ def test_train_writes_checkpoints_and_tensorboard(case: BundleCase, trained: tup
     assert list((bundle_root / "eval").glob("events.out.tfevents.*"))
 
 
+def resume_trained_run(
+    case: BundleCase, bundle_root: Path, dataset_dir: Path, run_root: Path, epochs: int, **extra: object
+) -> BundleRun:
+    """Copy the trained run's ``checkpoints/`` under ``run_root`` and resume it there up to ``epochs``."""
+    shutil.copytree(bundle_root / "checkpoints", run_root / "checkpoints")
+    overrides = case.train_overrides(dataset_dir, run_root, epochs=epochs, resume=True, **extra)
+    return run_bundle("run", "--config_file", case.configs("train.json"), overrides=overrides).check()
+
+
 @pytest.mark.slow
 def test_training_resumes_from_the_last_checkpoint(
     case: BundleCase, trained: tuple[Path, BundleRun], dataset_dir: Path, tmp_path: Path
 ) -> None:
     bundle_root, _ = trained
-    shutil.copytree(bundle_root / "checkpoints", tmp_path / "checkpoints")
-    done = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)["trainer"]["iteration"]
+    done = torch.load(bundle_root / "checkpoints" / "last.pt", weights_only=True)["trainer"]["iteration"]
     assert done == case.epochs * case.iterations_per_epoch
     epochs = case.epochs + 1  # one more epoch than the trained run
-    overrides = case.train_overrides(dataset_dir, tmp_path, epochs=epochs, resume=True)
-    resumed = run_bundle("run", "--config_file", case.configs("train.json"), overrides=overrides).check()
+    resumed = resume_trained_run(case, bundle_root, dataset_dir, tmp_path, epochs)
 
     assert f"Restored all variables from {tmp_path / 'checkpoints' / 'last.pt'}" in resumed.output
     for epoch in range(1, epochs):
@@ -109,10 +116,8 @@ def test_snapshot_interval_keeps_weights_to_average(
     case: BundleCase, trained: tuple[Path, BundleRun], dataset_dir: Path, tmp_path: Path
 ) -> None:
     bundle_root, _ = trained
-    shutil.copytree(bundle_root / "checkpoints", tmp_path / "checkpoints")
     epochs = case.epochs + 2  # two more epochs than the trained run, a snapshot after each
-    overrides = case.train_overrides(dataset_dir, tmp_path, epochs=epochs, resume=True, snapshot_interval=1)
-    run_bundle("run", "--config_file", case.configs("train.json"), overrides=overrides).check()
+    resume_trained_run(case, bundle_root, dataset_dir, tmp_path, epochs, snapshot_interval=1)
 
     snapshots = sorted((tmp_path / "checkpoints" / "snapshots").iterdir())
     assert [path.name for path in snapshots] == [f"model_epoch={e}.pt" for e in (epochs - 1, epochs)]
