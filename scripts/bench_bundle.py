@@ -6,7 +6,8 @@ Loads ``bundles/brain_mri_dca_segmentation`` configs as ``python -m monai.bundle
 - training iterations per second of ``train#trainer`` (median over iterations after a warm-up
   epoch; each iteration is a batch of ``batch_size * num_samples`` patches of ``roi_size``),
 - sliding-window inference seconds per volume (``inferer`` of ``inference.json`` on the held-out
-  test volumes, median),
+  test volumes, median; since bundle 0.5.0 that is two passes, the scan and its left-right mirror
+  image: ``--override "tta_flip_axes=[]"`` times one),
 - peak memory of one training iteration (CUDA: ``max_memory_allocated``; CPU: peak resident set
   of a fresh subprocess during the iteration, above its resident set before it; see ``dca_monai.utils.peak_rss``).
 

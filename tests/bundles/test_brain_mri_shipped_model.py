@@ -30,10 +30,10 @@ MAX_BYTES = 25 * 2**20
 BRAIN_DICE = 0.95
 OUTSIDE_FRACTION = 0.01
 # Dice with the intensity classes (CSF, grey matter, white matter); issue 16's targets: 0.6, 0.8, 0.8 on both.
-# Measured with the shipped 0.4.0 weights (model card): Colin27 0.611, 0.852, 0.826; ITK T1 0.704, 0.799, 0.808.
-# The ITK T1's grey matter MISSES the 0.8 target (0.799: the model calls its brightest grey matter white matter):
-# held at 0.79; every other figure is held to its target.
-TISSUE_DICE = {"ch2bet": (0.6, 0.8, 0.8), "itk_t1_brain": (0.6, 0.79, 0.8)}
+# Measured with the shipped 0.4.0 weights and the bundle's default left-right flip averaging (model card 0.5.0):
+# Colin27 0.620, 0.856, 0.827; ITK T1 0.709, 0.8025, 0.810. Every figure is held to its target; the ITK T1's
+# grey matter has the least margin (0.0025; 0.799 without flip averaging).
+TISSUE_DICE = {"ch2bet": (0.6, 0.8, 0.8), "itk_t1_brain": (0.6, 0.8, 0.8)}
 
 
 def test_shipped_weights_match_the_model_card_and_the_network() -> None:
