@@ -233,6 +233,12 @@ def main() -> None:
         "(the backend's own guards too; with timing, the parent's compiled step is timed as well)",
     )
     parser.add_argument(
+        "--no-vectorize",
+        action="store_true",
+        help="inductor's C++ kernels without SIMD (torch._inductor.config.cpp.simdlen = 0): SwinUNETR's window "
+        "index expressions keep the vectorizer's stride analysis busy for over 30 minutes with dynamic shapes",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=torch.get_num_threads(),
@@ -246,10 +252,14 @@ def main() -> None:
     # default 8 cache entries of that code; past the limit dynamo would run it eagerly and blur the timing
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     torch._inductor.config.fallback_random = True  # eager's random numbers, so dropout compares equal
+    if args.no_vectorize:
+        torch._inductor.config.cpp.simdlen = 0  # no ISA has 0 bits: inductor picks none and writes scalar loops
     sizes = [parse_size(text, args.spatial_dims) for text in args.sizes] if args.sizes else None
     print(
         f"torch {torch.__version__}, CPU {cpu_model()}, {torch.get_num_threads()} threads, {args.spatial_dims}D, "
-        f"backend {args.backend}" + (", no duck sizing" if args.no_duck_sizing else "")
+        f"backend {args.backend}"
+        + (", no duck sizing" if args.no_duck_sizing else "")
+        + (", inductor C++ without SIMD" if args.no_vectorize else "")
     )
     header = f"{'network':<18}{'breaks':>7}{'parent':>7}{'recompiles':>11}{'eval diff':>11}{'train diff':>11}"
     print(header + f"{'compile s':>10}{'eager ms':>10}{'compiled ms':>12}{'x':>6}{'parent recompiles':>19}")
