@@ -3,7 +3,8 @@
 1. builds the embedded MNI152 dataset (``dca_monai.data``; nothing is downloaded),
 2. trains ``bundles/brain_mri_dca_segmentation`` twice with the same seed and schedule: with DCA
    (``DCADynUNet``) and with ``--network_def#dca false`` (exactly MONAI's ``DynUNet``),
-3. evaluates both on the held-out test cases (sliding window: Dice and HD95 per class),
+3. evaluates both on the held-out test cases (sliding window averaged with the left-right mirror image,
+   the bundle's default since 0.5.0: Dice and HD95 per class),
 4. segments a held-out volume with each model (label NIfTI in the input's space),
 5. segments two real scans neither model trained on, Colin27 skull-stripped (``ch2bet.nii.gz`` from
    Debian's mricron-data) and ITK's example T1 inside its brain mask (2 x 2 x 3 mm, coronal, from
