@@ -33,6 +33,9 @@ class FlipAveragedInferer(Inferer):
         spatial_axes: spatial axes to mirror, 0 for the first spatial dimension (tensor dim 2).
             An empty sequence runs ``inferer`` once, unchanged.
 
+    Memory: without gradients the outputs are summed in place, so besides the wrapped inferer's own
+    needs at most two outputs of the input's size exist at once (the sum and the newest pass).
+
     Raises:
         TypeError: when ``inferer`` is not callable or ``spatial_axes`` is not a sequence of ints.
         ValueError: when ``spatial_axes`` repeats an axis or names a negative one.
@@ -78,6 +81,12 @@ class FlipAveragedInferer(Inferer):
                     f"the wrapped inferer returned {type(output).__name__}; FlipAveragedInferer averages one tensor"
                 )
             output = torch.flip(output, dims) if dims else output
-            total = output if total is None else total + output
+            if total is None:
+                total = output
+            elif torch.is_grad_enabled():
+                total = total + output
+            else:  # inference: accumulate in place, so at most two full-size outputs are held at once
+                total.add_(output)
+            del output
         assert total is not None  # flip_sets always holds the empty subset
-        return total / len(flip_sets)
+        return total / len(flip_sets) if torch.is_grad_enabled() else total.div_(len(flip_sets))
