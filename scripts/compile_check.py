@@ -19,6 +19,7 @@ For each network of the registry (its typical configuration), on CPU:
     python scripts/compile_check.py --nets DCABasicUNet --spatial-dims 3 --no-timing
     python scripts/compile_check.py --nets DCABasicUNet --spatial-dims 2 --backend aot_eager   # seconds
     python scripts/compile_check.py --nets DCADynUNet --sizes 48x80x112 64x96x80   # sizes of your choice
+    python scripts/compile_check.py --nets DCASwinUNETR --static --sizes 64x96x64   # dynamic=False, minutes
 
 Inductor compiles for minutes per network on a small CPU: this is a script, not a unit test
 (``tests/blocks/test_compile.py`` covers one network in CI). ``--backend aot_eager`` (dynamo and
@@ -98,11 +99,13 @@ def compare_with_eager(
     return worst, (counter.frame_count - after_first) if counter is not None else 0
 
 
-def frames_per_size(model: nn.Module, sizes: list[tuple[int, ...]], in_channels: int, backend: str = "eager") -> int:
+def frames_per_size(
+    model: nn.Module, sizes: list[tuple[int, ...]], in_channels: int, backend: str = "eager", dynamic: bool = True
+) -> int:
     """Frames dynamo compiles again at ``sizes[1:]`` (eval, then train mode; batch 2) for ``model``."""
     torch._dynamo.reset()
     counter = CompileCounterWithBackend(backend)
-    compiled = torch.compile(model, dynamic=True, backend=counter)
+    compiled = torch.compile(model, dynamic=dynamic, backend=counter)
     recompiles = 0
     for train in (False, True):
         model.train(train)
@@ -164,8 +167,11 @@ def check_net(
     backend: str = "inductor",
     sizes: list[tuple[int, ...]] | None = None,
     parent_backend: str = "eager",
+    dynamic: bool = True,
 ) -> dict[str, Any]:
     """Compile ``name``'s typical network with ``dynamic=True`` and compare it with eager and its parent.
+
+    ``dynamic=False`` compiles for static shapes instead (every new size then recompiles, parent and DCA net alike).
 
     ``backend`` is ``torch.compile``'s (``"inductor"``, ``"aot_eager"``, ``"eager"``); ``sizes`` the
     input sizes (default: :data:`CHECK_SIZES`, cut to ``spatial_dims`` axes); ``parent_backend`` the
@@ -183,10 +189,10 @@ def check_net(
     x = torch.rand(2, kwargs["in_channels"], *sizes[0])
     result: dict[str, Any] = {"net": name, "sizes": sizes}
     result["breaks"], result["parent_breaks"] = graph_breaks(model, x), graph_breaks(parent, x)
-    result["parent_recompiles"] = frames_per_size(parent, sizes, kwargs["in_channels"], parent_backend)
+    result["parent_recompiles"] = frames_per_size(parent, sizes, kwargs["in_channels"], parent_backend, dynamic)
     torch._dynamo.reset()
     counter = CompileCounterWithBackend(backend)
-    compiled = torch.compile(model, dynamic=True, backend=counter)
+    compiled = torch.compile(model, dynamic=dynamic, backend=counter)
     start = time.perf_counter()
     result["eval_diff"], eval_recompiles = compare_with_eager(
         model, compiled, sizes, kwargs["in_channels"], train=False, counter=counter
@@ -201,7 +207,7 @@ def check_net(
         result["eager_ms"], result["compiled_ms"] = _eager_and_compiled_ms(model, compiled, x)
         if parent_backend == backend:
             torch._dynamo.reset()
-            parent_compiled = torch.compile(parent.train(), dynamic=True, backend=backend)
+            parent_compiled = torch.compile(parent.train(), dynamic=dynamic, backend=backend)
             result["parent_eager_ms"], result["parent_compiled_ms"] = _eager_and_compiled_ms(parent, parent_compiled, x)
     return result
 
@@ -233,6 +239,12 @@ def main() -> None:
         "(the backend's own guards too; with timing, the parent's compiled step is timed as well)",
     )
     parser.add_argument(
+        "--static",
+        action="store_true",
+        help="compile with dynamic=False (one compile per input size): SwinUNETR's dynamic-shape compile does "
+        "not finish in an hour on a small CPU, its static one takes minutes",
+    )
+    parser.add_argument(
         "--no-vectorize",
         action="store_true",
         help="inductor's C++ kernels without SIMD (torch._inductor.config.cpp.simdlen = 0): SwinUNETR's window "
@@ -260,6 +272,7 @@ def main() -> None:
         f"backend {args.backend}"
         + (", no duck sizing" if args.no_duck_sizing else "")
         + (", inductor C++ without SIMD" if args.no_vectorize else "")
+        + (", static shapes (dynamic=False)" if args.static else "")
     )
     header = f"{'network':<18}{'breaks':>7}{'parent':>7}{'recompiles':>11}{'eval diff':>11}{'train diff':>11}"
     print(header + f"{'compile s':>10}{'eager ms':>10}{'compiled ms':>12}{'x':>6}{'parent recompiles':>19}")
@@ -267,7 +280,9 @@ def main() -> None:
     for name in args.nets:
         try:
             parent_backend = args.backend if args.parent_backend == "same" else "eager"
-            r = check_net(name, args.spatial_dims, not args.no_timing, args.backend, sizes, parent_backend)
+            r = check_net(
+                name, args.spatial_dims, not args.no_timing, args.backend, sizes, parent_backend, not args.static
+            )
         except Exception as error:  # report every network, then fail
             print(f"{name:<18}FAILED: {type(error).__name__}: {str(error)[:300]}")
             failed.append(name)

@@ -235,3 +235,14 @@ def test_compile_check_one_small_network(tmp_path: Path) -> None:
     assert breaks == parent_breaks and recompiles >= 0
     assert eval_diff <= 1e-4 and train_diff <= 1e-4
     assert_measured(values[6:9])  # eager ms, compiled ms, compiled/eager
+
+
+def test_compile_check_static_shapes_recompile_per_size(tmp_path: Path) -> None:
+    args = ["--nets", "DCABasicUNet", "--spatial-dims", "2", "--backend", "eager", "--static", "--no-timing"]
+    output = run_script("compile_check.py", *args, "--sizes", "48x80", "64x96", "--threads", "1", cwd=tmp_path)
+
+    assert "static shapes (dynamic=False)" in output
+    values = row(output, "DCABasicUNet ")
+    breaks, parent_breaks, recompiles, eval_diff, train_diff = values[:5]
+    assert breaks == parent_breaks and eval_diff <= 1e-4 and train_diff <= 1e-4
+    assert recompiles >= 1 and values[-1] >= 1  # a new size compiles again, DCA net and parent alike
