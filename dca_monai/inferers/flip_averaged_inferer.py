@@ -81,8 +81,12 @@ class FlipAveragedInferer(Inferer):
                     f"the wrapped inferer returned {type(output).__name__}; FlipAveragedInferer averages one tensor"
                 )
             output = torch.flip(output, dims) if dims else output
+            if len(flip_sets) == 1:
+                return output
             if total is None:
-                total = output
+                # the sum is updated in place below: never in the caller's input (an identity network returns it)
+                shares_input = output.untyped_storage().data_ptr() == inputs.untyped_storage().data_ptr()
+                total = output.clone() if shares_input and not torch.is_grad_enabled() else output
             elif torch.is_grad_enabled():
                 total = total + output
             else:  # inference: accumulate in place, so at most two full-size outputs are held at once

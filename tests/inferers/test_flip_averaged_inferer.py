@@ -61,6 +61,16 @@ def test_no_axes_is_the_wrapped_inferer() -> None:
     assert len(counter.inputs) == 1
 
 
+def test_the_input_is_left_untouched_by_an_identity_network() -> None:
+    x = torch.rand(1, 1, 5, 4)
+    before = x.clone()
+    with torch.no_grad():
+        out = FlipAveragedInferer(SimpleInferer(), spatial_axes=[0])(x, nn.Identity())
+    torch.testing.assert_close(x, before, rtol=0, atol=0)
+    torch.testing.assert_close(out, x)  # each mirror image flipped back is the input again
+    assert out.data_ptr() != x.data_ptr()
+
+
 def test_wraps_a_sliding_window_on_an_odd_size() -> None:
     net = _asymmetric_net(3)
     x = torch.rand(1, 1, 13, 11, 9)
