@@ -33,8 +33,9 @@ class FlipAveragedInferer(Inferer):
         spatial_axes: spatial axes to mirror, 0 for the first spatial dimension (tensor dim 2).
             An empty sequence runs ``inferer`` once, unchanged.
 
-    Memory: without gradients the outputs are summed in place, so besides the wrapped inferer's own
-    needs at most two outputs of the input's size exist at once (the sum and the newest pass).
+    Memory: without gradients the outputs are summed in place into a copy of the first, so besides the
+    wrapped inferer's own needs at most two outputs of the input's size exist at once (the sum and the
+    newest pass).
 
     Raises:
         TypeError: when ``inferer`` is not callable or ``spatial_axes`` is not a sequence of ints.
@@ -70,6 +71,8 @@ class FlipAveragedInferer(Inferer):
                 f"spatial_axes={list(self.spatial_axes)} but the input {tuple(inputs.shape)} has "
                 f"{spatial_dims} spatial dimensions (axes 0 to {spatial_dims - 1})"
             )
+        # without gradients the sum is kept in its own buffer and updated in place
+        in_place = not torch.is_grad_enabled()
         total: torch.Tensor | None = None
         flip_sets = _flip_sets(self.spatial_axes)
         for axes in flip_sets:
@@ -83,14 +86,12 @@ class FlipAveragedInferer(Inferer):
             output = torch.flip(output, dims) if dims else output
             if len(flip_sets) == 1:
                 return output
-            if total is None:
-                # the sum is updated in place below: never in the caller's input (an identity network returns it)
-                shares_input = output.untyped_storage().data_ptr() == inputs.untyped_storage().data_ptr()
-                total = output.clone() if shares_input and not torch.is_grad_enabled() else output
-            elif torch.is_grad_enabled():
-                total = total + output
-            else:  # inference: accumulate in place, so at most two full-size outputs are held at once
+            if total is None:  # a copy: the first output may be the caller's input (an identity network)
+                total = output.clone() if in_place else output
+            elif in_place:
                 total.add_(output)
+            else:
+                total = total + output
             del output
         assert total is not None  # flip_sets always holds the empty subset
-        return total / len(flip_sets) if torch.is_grad_enabled() else total.div_(len(flip_sets))
+        return total.div_(len(flip_sets)) if in_place else total / len(flip_sets)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from monai.bundle import ConfigParser
 from monai.inferers import SlidingWindowInferer
 
 from dca_monai.inferers import FlipAveragedInferer
-
-BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
+from tests.bundles.bundle_runner import BUNDLES
 
 
 def _parser(bundle: str, *configs: str) -> ConfigParser:
