@@ -12,6 +12,7 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --token-budget       # automatic token_pool vs the paper's grid, 3D 128^3 and 192^3
     python scripts/bench_dca.py --gemms              # every GEMM of the DCA block: layout, subnormals, GFLOP/s
     python scripts/bench_dca.py --bf16 --cases 2d224  # bfloat16 autocast vs float32 step time on the CPU
+    python scripts/bench_dca.py --cases 2d224 --onednn-matmul  # also: the DCA net with its GEMMs on oneDNN
     python scripts/bench_dca.py --quick --repeats 1  # any of the above at toy sizes, in seconds (a smoke run)
 
 Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
@@ -19,6 +20,11 @@ measurements after one warm-up; forward in eval mode under ``no_grad``, forward+
 mode. FLOPs: ``torch.utils.flop_counter`` (forward), with CPU flash attention counted. Peak
 memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set of a fresh subprocess during
 one forward+backward, above its resident set just before (``dca_monai.utils.peak_rss``).
+
+``--onednn-matmul`` adds a row per DCA variant, the same network timed with its float32 matrix
+products on oneDNN (``dca_monai.utils.benchmarking.onednn_matmul``) instead of ATen's default BLAS;
+only where that keeps float32 on this CPU (checked first; skipped with a message otherwise). On AMD
+CPUs MKL's ``sgemm`` runs at about half oneDNN's rate, and the row shows what that costs DCA.
 
 ``--quick`` swaps every size for a toy one (the ``QUICK_*`` tables: cases ``2d32`` and ``3d32``,
 the DCA block at 32^3, ...): the same code paths and tables in seconds, to check that the script
@@ -49,7 +55,7 @@ from dca_monai.blocks.separable_pool import separable_average_pool
 from dca_monai.blocks.separable_upsample import separable_upsample
 from dca_monai.nets.registry import DCA_NETS, dca_net_spec
 from dca_monai.utils.attention_gemms import print_gemm_table, record_gemms
-from dca_monai.utils.benchmarking import cpu_model, interleaved_medians
+from dca_monai.utils.benchmarking import cpu_model, interleaved_medians, onednn_matmul, onednn_matmul_keeps_float32
 from dca_monai.utils.peak_rss import peak_rss_bytes
 
 CASES = {
@@ -68,10 +74,14 @@ BENCH_NETS = [spec.name for spec in DCA_NETS if {2, 3} <= {kw.get("spatial_dims"
 class Variant:
     label: str
     build: Callable[[], nn.Module]
+    onednn: bool = False  # timed with float32 matmuls on oneDNN (--onednn-matmul)
 
 
-def variants(net: str, spatial_dims: int, case: str) -> list[Variant]:
-    """Parent first, then its DCA variants (the paper's token grid; ``token_pool=2`` at 2D 512)."""
+def variants(net: str, spatial_dims: int, case: str, onednn: bool = False) -> list[Variant]:
+    """Parent first, then its DCA variants (the paper's token grid; ``token_pool=2`` at 2D 512).
+
+    ``onednn``: after each DCA variant, the same network again, to be timed with :func:`onednn_matmul`.
+    """
     spec = dca_net_spec(net)
     kwargs = next(kw for kw in spec.typical if kw.get("spatial_dims", 3) == spatial_dims)
     pools = [1, 2] if case == "2d512" else [1]
@@ -79,8 +89,19 @@ def variants(net: str, spatial_dims: int, case: str) -> list[Variant]:
     out = [Variant(parent.__name__, lambda: parent(**kwargs))]
     for pool in pools:
         label = variant.__name__ + (f" pool{pool}" if pool > 1 else "")
-        out.append(Variant(label, lambda pool=pool: variant(**kwargs, dca_args={"token_pool": pool})))
+        build = partial(variant, **kwargs, dca_args={"token_pool": pool})
+        out.append(Variant(label, build))
+        if onednn:
+            out.append(Variant(label + " oneDNN", build, onednn=True))
     return out
+
+
+def _on_onednn(run: Callable[[], None]) -> Callable[[], None]:
+    def wrapped() -> None:
+        with onednn_matmul():
+            run()
+
+    return wrapped
 
 
 def _flash_cpu_flops(query_shape, key_shape, value_shape, *args, **kwargs) -> int:
@@ -126,9 +147,10 @@ def peak_memory_child(spec: dict) -> None:
     """Subprocess entry: print the peak memory (bytes) of one forward+backward, or of the block."""
     torch.manual_seed(0)
     if spec["kind"] == "net":
-        model = variants(spec["net"], spec["spatial_dims"], spec["case"])[spec["index"]].build()
+        chosen = variants(spec["net"], spec["spatial_dims"], spec["case"], spec["onednn"])[spec["index"]]
         x = torch.rand(spec["batch"], 1, *[spec["size"]] * spec["spatial_dims"])
-        run = _forward_backward(model, x)
+        run = _forward_backward(chosen.build(), x)
+        run = _on_onednn(run) if chosen.onednn else run
     elif spec["kind"] == "tail":
         spatial_dims, size, batch, channels = spec["geometry"]
         run = tail_block_work((spatial_dims, size, batch, tuple(channels)), spec["fused"])
@@ -155,20 +177,30 @@ def peak_memory(spec: dict, device: torch.device, build: Callable[[], Callable[[
     return json.loads(result.stdout.strip().splitlines()[-1])["peak"] / 2**20
 
 
-def bench_case(net: str, case: str, geometry: tuple[int, int, int], repeats: int, device: torch.device) -> None:
-    """Parent and DCA variants of ``net`` on the input ``geometry`` = (spatial_dims, size, batch) of ``case``."""
+def bench_case(
+    net: str, case: str, geometry: tuple[int, int, int], repeats: int, device: torch.device, onednn: bool = False
+) -> None:
+    """Parent and DCA variants of ``net`` on the input ``geometry`` = (spatial_dims, size, batch) of ``case``.
+
+    ``onednn``: each DCA variant also timed with its float32 matmuls on oneDNN (a row ``... oneDNN``).
+    """
     spatial_dims, size, batch = geometry
     x = torch.rand(batch, 1, *[size] * spatial_dims, device=device)
     rows = []
     models = []
-    for variant in variants(net, spatial_dims, case):
+    chosen = variants(net, spatial_dims, case, onednn)
+    for variant in chosen:
         torch.manual_seed(0)
         models.append(variant.build().to(device))
-    fwd_times = interleaved_medians([_forward(model, x) for model in models], repeats, device)
-    train_times = interleaved_medians([_forward_backward(model, x) for model in models], repeats, device)
-    for i, (variant, model) in enumerate(zip(variants(net, spatial_dims, case), models)):
+
+    def timing(step: Callable[[nn.Module, torch.Tensor], Callable[[], None]]) -> list[Callable[[], None]]:
+        return [_on_onednn(step(m, x)) if v.onednn else step(m, x) for v, m in zip(chosen, models)]
+
+    fwd_times = interleaved_medians(timing(_forward), repeats, device)
+    train_times = interleaved_medians(timing(_forward_backward), repeats, device)
+    for i, (variant, model) in enumerate(zip(chosen, models)):
         spec = {"kind": "net", "net": net, "case": case, "index": i, "spatial_dims": spatial_dims}
-        spec.update({"size": size, "batch": batch})
+        spec.update({"size": size, "batch": batch, "onednn": onednn})
         mem = peak_memory(spec, device, lambda model=model: _forward_backward(model, x))
         params = sum(p.numel() for p in model.parameters())
         rows.append(
@@ -537,6 +569,11 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="only bfloat16 autocast vs float32 step time")
     parser.add_argument("--plain-softmax", action="store_true", help="with --gemms: torch.softmax in CCA")
     parser.add_argument(
+        "--onednn-matmul",
+        action="store_true",
+        help="network tables: each DCA net also timed with its float32 matmuls on oneDNN, where that stays float32",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=torch.get_num_threads(),
@@ -579,10 +616,17 @@ def main() -> None:
     if args.token_budget:
         bench_token_budget(args.repeats, device, QUICK_BUDGET_SIZES if args.quick else BUDGET_SIZES)
         return
+    onednn = args.onednn_matmul
+    if onednn and device.type != "cpu":
+        print(f"--onednn-matmul skipped: oneDNN's matmul route is for the CPU, not {device.type}")
+        onednn = False
+    elif onednn and not onednn_matmul_keeps_float32():
+        print("--onednn-matmul skipped: on this CPU oneDNN's matmul route rounds float32 inputs to bfloat16")
+        onednn = False
     if not args.block_memory_only:
         for case in chosen:
             for net in args.nets:
-                bench_case(net, case, cases[case], args.repeats, device)
+                bench_case(net, case, cases[case], args.repeats, device, onednn)
     bench_block_memory(QUICK_BLOCK_MEMORY_SIZE if args.quick else BLOCK_MEMORY_SIZE, device)
 
 

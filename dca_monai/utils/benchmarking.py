@@ -1,20 +1,23 @@
 """What the benchmark scripts share: the CPU model they print and interleaved, median timings.
 
 Used by ``scripts/bench_dca.py`` and ``scripts/bench_nnunet.py`` (which runs in the nnU-Net environment),
-so that both compare two things the same way and run from any working folder.
+so that both compare two things the same way and run from any working folder. ``onednn_matmul`` lets
+``bench_dca.py --onednn-matmul`` time float32 matrix products on oneDNN instead of ATen's default BLAS
+(MKL in PyTorch's x86 wheels), where that keeps float32.
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.utils import benchmark
 
-__all__ = ["cpu_model", "interleaved_medians", "timed"]
+__all__ = ["cpu_model", "interleaved_medians", "onednn_matmul", "onednn_matmul_keeps_float32", "timed"]
 
 
 def cpu_model() -> str:
@@ -86,3 +89,38 @@ def interleaved_medians(
         for i, run in enumerate(runs):
             times[i].append(timed(run, device, min_run_time, num_threads))
     return [statistics.median(values) for values in times]
+
+
+@contextlib.contextmanager
+def onednn_matmul() -> Iterator[None]:
+    """Within the block, float32 CPU matrix products (``bmm``, ``matmul``, ``addmm``) run on oneDNN, not MKL.
+
+    PyTorch routes a float32 CPU matmul to oneDNN only when ``torch.backends.mkldnn.matmul.fp32_precision``
+    allows bfloat16 (``"bf16"``). On a CPU whose oneDNN kernels then really round to bfloat16 (AMX) that
+    changes the results; check :func:`onednn_matmul_keeps_float32` first. The previous setting is restored.
+    """
+    previous = torch.backends.mkldnn.matmul.fp32_precision
+    torch.backends.mkldnn.matmul.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.matmul.fp32_precision = previous
+
+
+def onednn_matmul_keeps_float32(size: int = 256, depth: int = 128) -> bool:
+    """Whether :func:`onednn_matmul` still computes float32 products in float32 on this CPU.
+
+    Both routes multiply the same ``(4, size, depth) x (4, depth, size)`` float32 matrices; each route's
+    largest error against float64 is taken relative to the largest product. Float32 arithmetic stays
+    near ``1e-6`` there, inputs rounded to bfloat16 (8-bit mantissa) near ``1e-3``: oneDNN keeps float32
+    when its error is below ``1e-4`` and at most 10 times the default route's.
+    """
+    generator = torch.Generator().manual_seed(0)
+    left = torch.randn(4, size, depth, generator=generator)
+    right = torch.randn(4, depth, size, generator=generator)
+    exact = torch.bmm(left.double(), right.double())
+    scale = exact.abs().max().item()
+    default_error = (torch.bmm(left, right).double() - exact).abs().max().item() / scale
+    with onednn_matmul():
+        onednn_error = (torch.bmm(left, right).double() - exact).abs().max().item() / scale
+    return onednn_error < 1e-4 and onednn_error <= 10 * max(default_error, 1e-9)

@@ -99,11 +99,16 @@ def test_bench_dca_compares_parent_and_dca_and_the_blocks_memory(tmp_path: Path)
         "DCABasicUNet",
         "--cases",
         "2d32",
+        "--onednn-matmul",
         cwd=tmp_path,
     )
 
     assert "2d32 (32x32, batch 2, cpu, 1 repeats)" in output
-    parent, dca = row(output, "BasicUNet "), row(output, "DCABasicUNet ")
+    if "--onednn-matmul skipped: on this CPU" not in output:  # rounds to bfloat16 on AMX CPUs
+        onednn = row(output, "DCABasicUNet oneDNN")
+        assert len(onednn) == 10 and onednn[0] == row(output, "DCABasicUNet  ")[0]  # the same network
+        assert_measured(onednn[2:])
+    parent, dca = row(output, "BasicUNet "), row(output, "DCABasicUNet  ")
     # params, +%, GFLOP fwd, x, fwd ms, x, fwd+bwd ms, x, peak MiB, x
     assert len(parent) == len(dca) == 10
     assert dca[0] > parent[0] > 0  # parameters

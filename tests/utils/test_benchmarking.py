@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 
 import pytest
 import torch
 
-from dca_monai.utils.benchmarking import cpu_model, interleaved_medians
+from dca_monai.utils import benchmarking
+from dca_monai.utils.benchmarking import cpu_model, interleaved_medians, onednn_matmul, onednn_matmul_keeps_float32
 
 
 @pytest.mark.parametrize("warmup,repeats", [(1, 3), (0, 1), (2, 2)])
@@ -54,3 +57,39 @@ def test_measures_on_the_process_threads_by_default(min_run_time: float) -> None
     finally:
         torch.set_num_threads(threads)
     assert seen and set(seen) == {2}
+
+
+def test_onednn_matmul_allows_the_onednn_route_inside_and_restores_the_setting() -> None:
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    with pytest.raises(RuntimeError, match="inside"):
+        with onednn_matmul():
+            assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
+            raise RuntimeError("inside")
+    assert torch.backends.mkldnn.matmul.fp32_precision == before
+
+
+def _route_rounding_inputs_to(dtype: torch.dtype) -> contextlib.AbstractContextManager[None]:
+    """A stand-in for ``onednn_matmul`` whose ``torch.bmm`` rounds its inputs to ``dtype`` first."""
+    exact_bmm = torch.bmm
+
+    @contextlib.contextmanager
+    def route() -> Iterator[None]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(torch, "bmm", lambda a, b: exact_bmm(a.to(dtype).float(), b.to(dtype).float()))
+            yield
+
+    return route
+
+
+@pytest.mark.parametrize("dtype,keeps", [(torch.float32, True), (torch.bfloat16, False), (torch.float16, False)])
+def test_the_float32_check_tells_rounded_inputs_from_float32_ones(
+    monkeypatch: pytest.MonkeyPatch, dtype: torch.dtype, keeps: bool
+) -> None:
+    monkeypatch.setattr(benchmarking, "onednn_matmul", _route_rounding_inputs_to(dtype))
+    assert onednn_matmul_keeps_float32() is keeps
+
+
+def test_the_float32_check_runs_on_this_cpu() -> None:
+    # True on CPUs without AMX (oneDNN keeps float32 there; measured on AMD EPYC), False where it rounds
+    assert isinstance(onednn_matmul_keeps_float32(), bool)
+    assert torch.backends.mkldnn.matmul.fp32_precision != "bf16"
