@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from monai.bundle import ConfigParser
 
 from dca_monai.inferers import CPUAutocastInferer
+from tests.bundles.bundle_runner import BUNDLES
 
-BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 CASES = [
     (bundle, config, engine_inferer)
     for bundle in ("brain_mri_dca_segmentation", "ct_dca_segmentation")
