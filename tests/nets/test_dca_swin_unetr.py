@@ -5,6 +5,7 @@ import inspect
 import pytest
 import torch
 from monai.networks.nets import SwinUNETR
+from torch._dynamo.testing import CompileCounterWithBackend
 
 from dca_monai.nets.dca_swin_unetr import DCASwinUNETR
 from tests.nets.net_checks import assert_dca_off_equals_parent
@@ -84,3 +85,28 @@ SWIN_SHARED_ARGS = [p.name for p in list(inspect.signature(DCASwinUNETR).paramet
 def test_dca_off_equals_parent(spatial_dims: int, extra: dict) -> None:
     kwargs = {"spatial_dims": spatial_dims, "in_channels": 1, "out_channels": 2, **SMALL, **extra}
     assert_dca_off_equals_parent(SwinUNETR, DCASwinUNETR, kwargs, (2, 1, 64, *([32] * (spatial_dims - 1))))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("train", [False, True])
+def test_one_graph_for_every_batch_size_with_static_spatial_sizes(train: bool) -> None:
+    # SwinUNETR's recipe in docs/gpu.md: symbolic batch, static spatial sizes (its dynamic=True compile does
+    # not finish here); no DCA code may specialise on the batch. aot_eager: the same graphs as inductor's input.
+    torch.manual_seed(0)
+    net = DCASwinUNETR(spatial_dims=3, in_channels=1, out_channels=2, **SMALL).train(train)
+    counter = CompileCounterWithBackend("aot_eager")
+    torch._dynamo.reset()
+    compiled = torch.compile(net, backend=counter)
+    with torch._dynamo.config.patch(automatic_dynamic_shapes=False):
+        for batch in (2, 3, 5):
+            x = torch.rand(batch, 1, 32, 64, 32)
+            torch._dynamo.mark_dynamic(x, 0)
+            state = {k: v.clone() for k, v in net.state_dict().items()}
+            expected = net(x)
+            net.load_state_dict(state)  # the same normalisation statistics for both
+            got = compiled(x)
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+            if train:
+                got.pow(2).mean().backward()
+    torch._dynamo.reset()
+    assert counter.frame_count == 1, f"{counter.frame_count} frames compiled for batches 2, 3 and 5"
