@@ -104,7 +104,7 @@ def test_bench_dca_compares_parent_and_dca_and_the_blocks_memory(tmp_path: Path)
     )
 
     assert "2d32 (32x32, batch 2, cpu, 1 repeats)" in output
-    if "--onednn-matmul skipped: on this CPU" not in output:  # rounds to bfloat16 on AMX CPUs
+    if "--onednn-matmul skipped: on this CPU" not in output:  # where the route rounds (AMX CPUs, expected)
         onednn = row(output, "DCABasicUNet oneDNN")
         assert len(onednn) == 10 and onednn[0] == row(output, "DCABasicUNet  ")[0]  # the same network
         assert_measured(onednn[2:])

@@ -90,6 +90,6 @@ def test_the_float32_check_tells_rounded_inputs_from_float32_ones(
 
 
 def test_the_float32_check_runs_on_this_cpu() -> None:
-    # True on CPUs without AMX (oneDNN keeps float32 there; measured on AMD EPYC), False where it rounds
+    # True where oneDNN keeps float32 (measured on AMD EPYC with AVX-512 BF16, no AMX), False where it rounds
     assert isinstance(onednn_matmul_keeps_float32(), bool)
     assert torch.backends.mkldnn.matmul.fp32_precision != "bf16"
