@@ -23,8 +23,8 @@ one forward+backward, above its resident set just before (``dca_monai.utils.peak
 
 ``--onednn-matmul`` adds a row per DCA variant, the same network timed with its float32 matrix
 products on oneDNN (``dca_monai.utils.benchmarking.onednn_matmul``) instead of ATen's default BLAS;
-only where that keeps float32 on this CPU (checked first; skipped with a message otherwise). On AMD
-CPUs MKL's ``sgemm`` runs at about half oneDNN's rate, and the row shows what that costs DCA.
+only where that keeps float32 on this CPU (checked first; skipped with a message otherwise). On the
+project's AMD EPYC, MKL's ``sgemm`` ran at about half oneDNN's rate; the row shows what such a gap costs DCA.
 
 ``--quick`` swaps every size for a toy one (the ``QUICK_*`` tables: cases ``2d32`` and ``3d32``,
 the DCA block at 32^3, ...): the same code paths and tables in seconds, to check that the script
