@@ -13,6 +13,7 @@ repeats (ABAB...), so the ratios compare like with like on a noisy machine:
     python scripts/bench_dca.py --gemms              # every GEMM of the DCA block: layout, subnormals, GFLOP/s
     python scripts/bench_dca.py --bf16 --cases 2d224  # bfloat16 autocast vs float32 step time on the CPU
     python scripts/bench_dca.py --cases 2d224 --onednn-matmul  # also: the DCA net with its GEMMs on oneDNN
+    python scripts/bench_dca.py --gemms --onednn-matmul  # the GEMM table on both routes
     python scripts/bench_dca.py --quick --repeats 1  # any of the above at toy sizes, in seconds (a smoke run)
 
 Time: ``torch.utils.benchmark`` (``blocked_autorange``), the median over ``--repeats`` interleaved
@@ -22,8 +23,9 @@ memory: on CUDA ``max_memory_allocated``; on CPU the peak resident set of a fres
 one forward+backward, above its resident set just before (``dca_monai.utils.peak_rss``).
 
 ``--onednn-matmul`` adds a row per DCA variant, the same network timed with its float32 matrix
-products on oneDNN (``dca_monai.utils.benchmarking.onednn_matmul``) instead of ATen's default BLAS;
-only where that keeps float32 on this CPU (checked first; skipped with a message otherwise). On the
+products on oneDNN (``dca_monai.utils.benchmarking.onednn_matmul``) instead of ATen's default BLAS
+(with ``--gemms``: a second GEMM table on that route); only where that keeps float32 on this CPU
+(checked first; skipped with a message otherwise). On the
 project's AMD EPYC, MKL's ``sgemm`` ran at about half oneDNN's rate; the row shows what such a gap costs DCA.
 
 ``--quick`` swaps every size for a toy one (the ``QUICK_*`` tables: cases ``2d32`` and ``3d32``,
@@ -456,12 +458,20 @@ def budget_block_work(size: int, pool: int | None, train: bool, device: str = "c
     return run
 
 
-def bench_gemms(cases: Mapping[str, tuple[int, int, int, tuple[int, ...]]], plain_softmax: bool) -> None:
+def bench_gemms(
+    cases: Mapping[str, tuple[int, int, int, tuple[int, ...]]], plain_softmax: bool, onednn: bool = False
+) -> None:
     """Every GEMM of one DCA block forward+backward (train mode), with operand layouts and achieved GFLOP/s.
 
     With ``plain_softmax`` the channel attention uses ``torch.softmax`` (as before issue 20), whose
-    subnormal probabilities and gradients show in the ``subnormal`` column.
+    subnormal probabilities and gradients show in the ``subnormal`` column. With ``onednn`` each table is
+    printed twice: on ATen's default BLAS, then with float32 matmuls on oneDNN (the machine rate too).
     """
+    routes: list[tuple[str, Callable[[], contextlib.AbstractContextManager]]] = [
+        ("default BLAS", contextlib.nullcontext)
+    ]
+    if onednn:
+        routes.append(("oneDNN", onednn_matmul))
     print(f"\nGEMMs of one DCA block forward+backward, CPU, {torch.get_num_threads()} threads")
     patch = (
         unittest.mock.patch(
@@ -478,8 +488,11 @@ def bench_gemms(cases: Mapping[str, tuple[int, int, int, tuple[int, ...]]], plai
         print(f"\n{case}, batch {batch}, skips {list(channels)}, {'torch.softmax' if plain_softmax else 'ours'}")
         with patch:
             calls = record_gemms(lambda block=block, skips=skips: sum(o.sum() for o in block(skips)))
-        slow = print_gemm_table(calls)
-        print(f"{len(slow)} GEMM(s) below a quarter of the machine's rate" if slow else "no slow GEMM")
+        for route, context in routes:
+            print(f"matmul route: {route}")
+            with context():
+                slow = print_gemm_table(calls)
+            print(f"{len(slow)} GEMM(s) below a quarter of the machine's rate" if slow else "no slow GEMM")
         sys.stdout.flush()
 
 
@@ -601,8 +614,15 @@ def main() -> None:
     if args.bf16:
         bench_bf16(args.repeats, {case: cases[case] for case in chosen})
         return
+    onednn = args.onednn_matmul
+    if onednn and device.type != "cpu":
+        print(f"--onednn-matmul skipped: oneDNN's matmul route is for the CPU, not {device.type}")
+        onednn = False
+    elif onednn and not onednn_matmul_keeps_float32():
+        print("--onednn-matmul skipped: on this CPU oneDNN's matmul route rounds float32 inputs to bfloat16")
+        onednn = False
     if args.gemms:
-        bench_gemms(chosen_pooling, args.plain_softmax)
+        bench_gemms(chosen_pooling, args.plain_softmax, onednn)
         return
     if args.tail:
         bench_tail(args.repeats, chosen_pooling)
@@ -616,13 +636,6 @@ def main() -> None:
     if args.token_budget:
         bench_token_budget(args.repeats, device, QUICK_BUDGET_SIZES if args.quick else BUDGET_SIZES)
         return
-    onednn = args.onednn_matmul
-    if onednn and device.type != "cpu":
-        print(f"--onednn-matmul skipped: oneDNN's matmul route is for the CPU, not {device.type}")
-        onednn = False
-    elif onednn and not onednn_matmul_keeps_float32():
-        print("--onednn-matmul skipped: on this CPU oneDNN's matmul route rounds float32 inputs to bfloat16")
-        onednn = False
     if not args.block_memory_only:
         for case in chosen:
             for net in args.nets:

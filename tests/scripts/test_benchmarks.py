@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from dca_monai.utils.benchmarking import cpu_model
 from tests.bundles.bundle_cases import BRAIN, MadeOnce
@@ -181,6 +182,25 @@ def test_bench_dca_gemms_lists_the_blocks_gemms_with_their_rates(
     assert {gemm[0] for gemm in gemms} == {"fwd", "bwd"}
     rates = [float(value) for gemm in gemms for value in gemm[-2:]]  # GFLOP/s in place and on fresh operands
     assert all(rate >= 0.0 for rate in rates) and max(rates) > 0.0  # a tiny GEMM on a busy CPU may print 0
+    assert "matmul route: default BLAS" in output and "matmul route: oneDNN" not in output
+
+
+def test_bench_dca_gemms_on_both_matmul_routes(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    args = ["--quick", "--gemms", "--cases", "2d32", "--onednn-matmul"]
+    status, output, _ = run_main("bench_dca.py", args, monkeypatch, capsys)
+
+    assert status == 0
+    if "--onednn-matmul skipped: on this CPU" in output:  # where the route rounds (AMX CPUs, expected)
+        assert output.count("matmul route:") == 1
+        return
+    tables = output.split("matmul route: ")[1:]
+    assert [table.split()[0:2] for table in tables] == [["default", "BLAS"], ["oneDNN", "machine"]]
+    for table in tables:  # the same GEMMs on each route
+        rows = [line.split()[:3] for line in table.splitlines() if line.startswith(("fwd ", "bwd "))]
+        assert rows and rows == [
+            line.split()[:3] for line in tables[0].splitlines() if line.startswith(("fwd ", "bwd "))
+        ]
+    assert torch.backends.mkldnn.matmul.fp32_precision != "bf16"  # restored
 
 
 def test_bench_dca_refuses_a_full_size_case_with_quick(
