@@ -25,8 +25,8 @@ one forward+backward, above its resident set just before (``dca_monai.utils.peak
 ``--onednn-matmul`` adds a row per DCA variant, the same network timed with its float32 matrix
 products on oneDNN (``dca_monai.utils.benchmarking.onednn_matmul``) instead of ATen's default BLAS
 (with ``--gemms``: a second GEMM table on that route); only where that keeps float32 on this CPU
-(checked first; skipped with a message otherwise). On the
-project's AMD EPYC, MKL's ``sgemm`` ran at about half oneDNN's rate; the row shows what such a gap costs DCA.
+(checked first; skipped with a message otherwise). On the project's AMD EPYC, MKL's ``sgemm`` ran at
+about half oneDNN's rate; the row shows what such a gap costs DCA.
 
 ``--quick`` swaps every size for a toy one (the ``QUICK_*`` tables: cases ``2d32`` and ``3d32``,
 the DCA block at 32^3, ...): the same code paths and tables in seconds, to check that the script
@@ -584,7 +584,8 @@ def main() -> None:
     parser.add_argument(
         "--onednn-matmul",
         action="store_true",
-        help="network tables: each DCA net also timed with its float32 matmuls on oneDNN, where that stays float32",
+        help="each DCA net also timed with its float32 matmuls on oneDNN (with --gemms: the GEMM table on both "
+        "routes), where that route stays float32",
     )
     parser.add_argument(
         "--threads",
@@ -615,8 +616,8 @@ def main() -> None:
         bench_bf16(args.repeats, {case: cases[case] for case in chosen})
         return
     onednn = args.onednn_matmul
-    if onednn and device.type != "cpu":
-        print(f"--onednn-matmul skipped: oneDNN's matmul route is for the CPU, not {device.type}")
+    if onednn and (device.type != "cpu" or not torch.backends.mkldnn.is_available()):
+        print(f"--onednn-matmul skipped: oneDNN's matmul route needs a CPU and torch built with oneDNN ({device})")
         onednn = False
     elif onednn and not onednn_matmul_keeps_float32():
         print("--onednn-matmul skipped: on this CPU oneDNN's matmul route rounds float32 inputs to bfloat16")

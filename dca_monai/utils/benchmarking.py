@@ -96,8 +96,9 @@ def onednn_matmul() -> Iterator[None]:
     """Within the block, float32 CPU matrix products (``bmm``, ``matmul``, ``addmm``) run on oneDNN, not MKL.
 
     PyTorch routes a float32 CPU matmul to oneDNN only when ``torch.backends.mkldnn.matmul.fp32_precision``
-    allows bfloat16 (``"bf16"``). On a CPU whose oneDNN kernels then really round to bfloat16 (AMX) that
-    changes the results; check :func:`onednn_matmul_keeps_float32` first. The previous setting is restored.
+    allows bfloat16 (``"bf16"``). On a CPU whose oneDNN kernels then really round to bfloat16 (expected on
+    AMX CPUs) that changes the results; check :func:`onednn_matmul_keeps_float32` first. The previous setting
+    is restored.
     """
     previous = torch.backends.mkldnn.matmul.fp32_precision
     torch.backends.mkldnn.matmul.fp32_precision = "bf16"
