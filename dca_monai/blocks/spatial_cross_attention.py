@@ -9,6 +9,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from dca_monai.blocks.attention_dispatch import plan_spatial_attention
 from dca_monai.blocks.graph_capture import capturing_graph
+from dca_monai.blocks.probability_value_product import probability_value_product
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
 __all__ = ["MAX_MATERIALISED_SCORES", "SpatialCrossAttention", "attend", "explicit_attention"]
@@ -20,6 +21,10 @@ MAX_MATERIALISED_SCORES = 1 << 23
 def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
     """``softmax(q k^T * scale) v`` with the scores materialised; the softmax in float32 for half inputs.
 
+    In eager code the product with ``v`` runs as ``(v^T P^T)^T``
+    (:func:`~dca_monai.blocks.probability_value_product.probability_value_product`): the same
+    product, faster on CPU for DCA's narrow values.
+
     Args:
         q: ``(B, h, N, D)``; k: ``(B, h, N, D)``; v: ``(B, h, N, dv)``.
         scale: score scale.
@@ -30,8 +35,10 @@ def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale:
     logits = torch.matmul(q * scale, k.transpose(-2, -1))
     # CPU autocast leaves softmax in bfloat16: its sums want float32 (CUDA autocast does this itself)
     half = logits.dtype == torch.float16 or logits.dtype == torch.bfloat16
-    probabilities = torch.softmax(logits.float() if half else logits, dim=-1)
-    return torch.matmul(probabilities.to(v.dtype), v)
+    probabilities = torch.softmax(logits.float() if half else logits, dim=-1).to(v.dtype)
+    if not torch.jit.is_scripting():  # TorchScript drops this branch: an autograd.Function is not scriptable
+        return probability_value_product(probabilities, v)
+    return torch.matmul(probabilities, v)
 
 
 def attend(
