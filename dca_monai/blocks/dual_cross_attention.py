@@ -64,7 +64,11 @@ class DualCrossAttention(nn.Module):
       graph holds for every input size and batch. Eager and scripted code keep adaptive pooling,
       faster on CPU (``scripts/bench_dca.py --pooling-only``).
     - Spatial attention uses :func:`torch.nn.functional.scaled_dot_product_attention` with the
-      values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact).
+      values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact); its
+      explicit CPU path pads values narrower than 16 columns to 16 (exact, faster BLAS).
+    - Channel attention applies its per-stage key and value maps to the ``(C_l, C)`` score products
+      instead of the ``(B, N, C)`` tokens (:class:`~dca_monai.blocks.ChannelCrossAttention`): the
+      same linear algebra, float rounding only.
     - Norm and activation after the residual are configurable (default batch norm + ReLU, as
       the paper).
     - Defaults that work for every network (``docs/dca-spec.md``, "Deviations"): unset head counts

@@ -9,25 +9,34 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from dca_monai.blocks.attention_dispatch import plan_spatial_attention
 from dca_monai.blocks.graph_capture import capturing_graph
-from dca_monai.blocks.probability_value_product import probability_value_product
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
-__all__ = ["MAX_MATERIALISED_SCORES", "SpatialCrossAttention", "attend", "explicit_attention"]
+__all__ = ["MAX_MATERIALISED_SCORES", "MIN_VALUE_COLUMNS", "SpatialCrossAttention", "attend", "explicit_attention"]
 
 # largest score tensor (floats, per stage) computed explicitly on CPU; 2**23 floats = 32 MiB
 MAX_MATERIALISED_SCORES = 1 << 23
+# narrowest value matrix the explicit path hands to BLAS: 16 float32 lanes of AVX-512; 8 columns ran at a fifth of
+# the machine's GEMM rate (docs/benchmarks.md)
+MIN_VALUE_COLUMNS = 16
 
 
-def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
+def explicit_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, min_value_columns: int = MIN_VALUE_COLUMNS
+) -> torch.Tensor:
     """``softmax(q k^T * scale) v`` with the scores materialised; the softmax in float32 for half inputs.
 
-    In eager code the product with ``v`` runs as ``(v^T P^T)^T``
-    (:func:`~dca_monai.blocks.probability_value_product.probability_value_product`): the same
-    product, faster on CPU for DCA's narrow values.
+    Values narrower than ``min_value_columns`` are zero-padded to it and the padded output
+    columns dropped (exact: a zero value column gives a zero output column). DCA's narrowest stage
+    has 8 value columns (32 channels, 4 heads); ATen's MKL ``sgemm`` ran ``P v`` and its value
+    gradient ``P^T dO`` at 19 and 17 GFLOP/s with them on the project's AMD EPYC (1 thread,
+    ``(8, 784, 784) x (8, 784, 8)``), below a quarter of its 1024^3 rate (105), and at 51-58 with 16
+    columns: twice the FLOPs in less time (``scripts/bench_dca.py --gemms``).
 
     Args:
         q: ``(B, h, N, D)``; k: ``(B, h, N, D)``; v: ``(B, h, N, dv)``.
         scale: score scale.
+        min_value_columns: narrower values are zero-padded to this many columns for the product
+            (default :data:`MIN_VALUE_COLUMNS`); 1 never pads.
 
     Returns:
         ``(B, h, N, dv)`` in the dtype of ``v``.
@@ -35,10 +44,11 @@ def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale:
     logits = torch.matmul(q * scale, k.transpose(-2, -1))
     # CPU autocast leaves softmax in bfloat16: its sums want float32 (CUDA autocast does this itself)
     half = logits.dtype == torch.float16 or logits.dtype == torch.bfloat16
-    probabilities = torch.softmax(logits.float() if half else logits, dim=-1).to(v.dtype)
-    if not torch.jit.is_scripting():  # TorchScript drops this branch: an autograd.Function is not scriptable
-        return probability_value_product(probabilities, v)
-    return torch.matmul(probabilities, v)
+    probabilities = torch.softmax(logits.float() if half else logits, dim=-1)
+    value_size = v.shape[-1]
+    if value_size < min_value_columns:  # a channel count, never an input size: no guard on the input
+        v = F.pad(v, [0, min_value_columns - value_size])
+    return torch.matmul(probabilities.to(v.dtype), v)[..., :value_size]
 
 
 def attend(

@@ -11,7 +11,8 @@ from dca_monai.blocks.attention_dispatch import (
     attention_memory_bytes,
     plan_spatial_attention,
 )
-from dca_monai.blocks.spatial_cross_attention import attend, explicit_attention
+from dca_monai.blocks.spatial_cross_attention import MIN_VALUE_COLUMNS, attend, explicit_attention
+from dca_monai.utils.attention_gemms import record_gemms
 
 LIMIT = 1 << 23
 
@@ -60,6 +61,26 @@ def test_padded_fused_path_equals_explicit(head: int) -> None:
     with mock.patch("dca_monai.blocks.spatial_cross_attention.plan_spatial_attention", return_value=plan):
         got = attend(q, k, v, head**-0.5)
     torch.testing.assert_close(got, explicit_attention(q, k, v, head**-0.5), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("value_size", [1, 8, 15, 16, 24])
+def test_explicit_pads_narrow_values_exactly(value_size: int) -> None:
+    """BLAS gets at least MIN_VALUE_COLUMNS value columns, forward and backward; results and gradients are unchanged."""
+    generator = torch.Generator().manual_seed(0)
+    tokens, head = 12, 6  # neither is a value size above
+    q, k = (torch.randn(2, 2, tokens, head, generator=generator, dtype=torch.float64, requires_grad=True) for _ in "qk")
+    v = torch.randn(2, 2, tokens, value_size, generator=generator, dtype=torch.float64, requires_grad=True)
+    calls = record_gemms(lambda: explicit_attention(q, k, v, 0.4).sum())
+    sizes = {size for call in calls for operand in call.operands for size in operand.shape[-2:]}
+    assert sizes == {tokens, head, max(value_size, MIN_VALUE_COLUMNS)}  # P v, dO v^T and P^T dO use the padded width
+    got = explicit_attention(q, k, v, 0.4)
+    expected = explicit_attention(q, k, v, 0.4, min_value_columns=1)  # never pads
+    assert got.shape == (2, 2, tokens, value_size)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-14)
+    grad = torch.randn_like(got)
+    got_grads = torch.autograd.grad(got, (q, k, v), grad)
+    for got_grad, expected_grad in zip(got_grads, torch.autograd.grad(expected, (q, k, v), grad)):
+        torch.testing.assert_close(got_grad, expected_grad, rtol=0, atol=1e-13)
 
 
 def test_explicit_softmax_in_float32_for_bfloat16() -> None:
