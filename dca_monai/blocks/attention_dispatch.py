@@ -9,6 +9,7 @@ import torch
 __all__ = [
     "FLASH_MAX_HEAD_SIZE",
     "HEAD_SIZE_ALIGNMENT",
+    "MIN_VALUE_COLUMNS",
     "AttentionPlan",
     "attention_memory_bytes",
     "plan_spatial_attention",
@@ -18,6 +19,9 @@ __all__ = [
 # both fused kernels want head sizes that are multiples of 8 (16-byte aligned rows in half precision)
 FLASH_MAX_HEAD_SIZE = 256
 HEAD_SIZE_ALIGNMENT = 8
+# narrowest value matrix the explicit path hands to BLAS: 16 float32 lanes of AVX-512; 8 columns ran at a fifth of
+# the machine's GEMM rate (docs/benchmarks.md)
+MIN_VALUE_COLUMNS = 16
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -60,8 +64,10 @@ def plan_spatial_attention(
     """Choose the spatial attention's path for these sizes, on purpose rather than by PyTorch's fallback.
 
     - While a graph is captured (trace, ONNX, ``torch.export``): explicit, the same graph at every size.
-    - On CPU, when the scores ``B*h*N*N`` hold at most ``max_materialised`` floats: explicit, unpadded
-      (faster there than the fused kernel with padded values, ``docs/benchmarks.md``).
+    - On CPU, when the scores ``B*h*N*N`` hold at most ``max_materialised`` floats: explicit (faster
+      there than the fused kernel with padded values, ``docs/benchmarks.md``).
+    - The explicit path pads values only up to :data:`MIN_VALUE_COLUMNS` (narrower ones ran far below
+      the CPU's GEMM rate); wider values stay unpadded.
     - Otherwise fused SDPA. DCA's values are narrower than its queries (``C_l/h`` vs ``C/h``) and the
       fused kernels want equal sizes, so values are zero-padded to the query head size. On CUDA the
       head size is also rounded up to a multiple of 8; flash attention is allowed for float16/bfloat16
@@ -82,13 +88,15 @@ def plan_spatial_attention(
     """
     if value_size > head_size:
         raise ValueError(f"value_size={value_size} but at most head_size={head_size} was expected")
+    explicit_value_size = max(value_size, MIN_VALUE_COLUMNS)
     if capturing:
-        return AttentionPlan("explicit", (), head_size, value_size, "graph capture: one graph for every size")
+        return AttentionPlan("explicit", (), head_size, explicit_value_size, "graph capture: one graph for every size")
     scores = batch * heads * tokens * tokens
     if device_type == "cpu":
         if scores <= max_materialised:
             # the reason names no size: formatting a symbolic size would make torch.compile specialise on it
-            return AttentionPlan("explicit", (), head_size, value_size, f"CPU, B*h*N*N scores <= {max_materialised}")
+            reason = f"CPU, B*h*N*N scores <= {max_materialised}"
+            return AttentionPlan("explicit", (), head_size, explicit_value_size, reason)
         return AttentionPlan("fused", ("flash",), head_size, head_size, "CPU flash kernel, values padded")
     padded = _round_up(head_size, HEAD_SIZE_ALIGNMENT) if device_type == "cuda" else head_size
     half = dtype in (torch.float16, torch.bfloat16)

@@ -7,17 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from dca_monai.blocks.attention_dispatch import plan_spatial_attention
+from dca_monai.blocks.attention_dispatch import MIN_VALUE_COLUMNS, plan_spatial_attention
 from dca_monai.blocks.graph_capture import capturing_graph
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
-__all__ = ["MAX_MATERIALISED_SCORES", "MIN_VALUE_COLUMNS", "SpatialCrossAttention", "attend", "explicit_attention"]
+__all__ = ["MAX_MATERIALISED_SCORES", "SpatialCrossAttention", "attend", "explicit_attention"]
 
 # largest score tensor (floats, per stage) computed explicitly on CPU; 2**23 floats = 32 MiB
 MAX_MATERIALISED_SCORES = 1 << 23
-# narrowest value matrix the explicit path hands to BLAS: 16 float32 lanes of AVX-512; 8 columns ran at a fifth of
-# the machine's GEMM rate (docs/benchmarks.md)
-MIN_VALUE_COLUMNS = 16
 
 
 def explicit_attention(
@@ -36,7 +33,7 @@ def explicit_attention(
         q: ``(B, h, N, D)``; k: ``(B, h, N, D)``; v: ``(B, h, N, dv)``.
         scale: score scale.
         min_value_columns: narrower values are zero-padded to this many columns for the product
-            (default :data:`MIN_VALUE_COLUMNS`); 1 never pads.
+            (default :data:`~dca_monai.blocks.attention_dispatch.MIN_VALUE_COLUMNS`); 1 never pads.
 
     Returns:
         ``(B, h, N, dv)`` in the dtype of ``v``.
@@ -66,7 +63,9 @@ def attend(
         v: values ``(B, h, N, dv)`` with ``dv <= D``.
         scale: score scale.
         max_materialised: on CPU, scores of at most this many floats are computed explicitly
-            (unpadded values); larger ones go through the fused SDPA kernel with padded values.
+            (values padded only up to
+            :data:`~dca_monai.blocks.attention_dispatch.MIN_VALUE_COLUMNS`); larger ones go through the
+            fused SDPA kernel with values padded to the query head size.
             While a graph is captured (tracing, ``torch.export``) the scores are always explicit.
 
     Returns:
@@ -96,7 +95,7 @@ def _attend_planned(q, k, v, scale, max_materialised):
         device_type, dtype, batch, heads, tokens, head_size, value_size, max_materialised, capturing_graph()
     )
     if plan.path == "explicit":
-        return explicit_attention(q, k, v, scale)
+        return explicit_attention(q, k, v, scale, plan.value_size)
     if plan.head_size > head_size:  # zero query/key columns add nothing to q k^T
         q = F.pad(q, [0, plan.head_size - head_size])
         k = F.pad(k, [0, plan.head_size - head_size])
@@ -124,7 +123,8 @@ class SpatialCrossAttention(nn.Module):
     because a zero value column yields a zero output column. On CPU, when one stage's scores
     ``(B, h, N, N)`` hold at most ``max_materialised_scores`` floats (default
     :data:`MAX_MATERIALISED_SCORES`) (e.g. a 2D 224x224 input),
-    the scores are materialised instead, unpadded: faster there (measured in
+    the scores are materialised instead, with values padded only up to
+    :data:`~dca_monai.blocks.attention_dispatch.MIN_VALUE_COLUMNS`: faster there (measured in
     ``scripts/bench_dca.py``), and memory stays bounded by that limit.
 
     Args:

@@ -7,11 +7,12 @@ import torch
 
 from dca_monai.blocks.attention_dispatch import (
     FLASH_MAX_HEAD_SIZE,
+    MIN_VALUE_COLUMNS,
     AttentionPlan,
     attention_memory_bytes,
     plan_spatial_attention,
 )
-from dca_monai.blocks.spatial_cross_attention import MIN_VALUE_COLUMNS, attend, explicit_attention
+from dca_monai.blocks.spatial_cross_attention import attend, explicit_attention
 from dca_monai.utils.attention_gemms import record_gemms
 
 LIMIT = 1 << 23
@@ -32,7 +33,7 @@ LIMIT = 1 << 23
 def test_plan(device, dtype, tokens, head, path, backends, padded_head) -> None:
     plan = plan_spatial_attention(device, dtype, 2, 4, tokens, head, head // 3, LIMIT)
     assert (plan.path, plan.backends, plan.head_size) == (path, backends, padded_head)
-    # fused kernels get equal query and value head sizes; the explicit path keeps values unpadded
+    # fused kernels get equal query and value head sizes; the explicit path keeps these values (40) unpadded
     assert plan.value_size == (head // 3 if path == "explicit" else padded_head)
     if "flash" in backends and device == "cuda":
         assert plan.head_size <= FLASH_MAX_HEAD_SIZE
@@ -43,6 +44,12 @@ def test_plan_while_capturing_is_explicit_everywhere() -> None:
         assert (
             plan_spatial_attention(device, torch.float16, 2, 4, 13824, 120, 8, LIMIT, capturing=True).path == "explicit"
         )
+
+
+@pytest.mark.parametrize("capturing", [False, True])
+def test_explicit_plan_pads_narrow_values_to_the_minimum(capturing: bool) -> None:
+    plan = plan_spatial_attention("cpu", torch.float32, 2, 4, 784, 120, 8, LIMIT, capturing=capturing)
+    assert (plan.path, plan.value_size) == ("explicit", MIN_VALUE_COLUMNS)
 
 
 def test_plan_rejects_values_wider_than_queries() -> None:
