@@ -15,8 +15,9 @@ __all__ = [
     "plan_spatial_attention",
 ]
 
-# the fused CUDA kernels' limits (PyTorch's sdp_utils): flash attention takes float16/bfloat16 head sizes up to 256,
-# both fused kernels want head sizes that are multiples of 8 (16-byte aligned rows in half precision)
+# the fused CUDA kernels' limits (PyTorch's sdp_utils): flash attention takes float16/bfloat16 head sizes up to 256
+# and equal query/key/value sizes; the memory-efficient kernel wants equal query/key sizes and query and value sizes
+# that are multiples of its GEMM alignment (8 for half, 4 for float32): 8 serves both
 FLASH_MAX_HEAD_SIZE = 256
 HEAD_SIZE_ALIGNMENT = 8
 # narrowest value matrix the explicit path hands to BLAS: 16 float32 lanes of AVX-512; 8 columns ran at a fifth of
@@ -68,11 +69,16 @@ def plan_spatial_attention(
       there than the fused kernel with padded values, ``docs/benchmarks.md``).
     - The explicit path pads values only up to :data:`MIN_VALUE_COLUMNS` (narrower ones ran far below
       the CPU's GEMM rate); wider values stay unpadded.
-    - Otherwise fused SDPA. DCA's values are narrower than its queries (``C_l/h`` vs ``C/h``) and the
-      fused kernels want equal sizes, so values are zero-padded to the query head size. On CUDA the
-      head size is also rounded up to a multiple of 8; flash attention is allowed for float16/bfloat16
-      up to head size 256, else (float32, or wider heads) the memory-efficient kernel; the math
-      backend stays allowed last, as PyTorch's safety net (``gpu_check.py`` reports which one ran).
+    - Otherwise fused SDPA. DCA's values are narrower than its queries (``C_l/h`` vs ``C/h``). The
+      flash kernels (CPU and CUDA) want equal query, key and value head sizes, so for them values are
+      zero-padded to the query head size. On CUDA head sizes are rounded up to a multiple of 8
+      (:data:`HEAD_SIZE_ALIGNMENT`); flash attention is allowed for float16/bfloat16 up to head size
+      256, else (float32, or wider heads) the memory-efficient kernel, which takes values narrower
+      than queries (PyTorch's check asks only for equal query and key sizes and aligned value
+      columns): its values are padded only to a multiple of 8, so the value products cost
+      ``C_l/h`` columns, not ``C/h``. The math backend stays allowed last, as PyTorch's safety net
+      (``gpu_check.py`` reports which kernel ran and times flash with padded values against the
+      memory-efficient kernel with narrow ones).
 
     Args:
         device_type: ``"cpu"``, ``"cuda"``, ...
@@ -103,7 +109,9 @@ def plan_spatial_attention(
     if device_type == "cuda" and half and padded <= FLASH_MAX_HEAD_SIZE:
         return AttentionPlan("fused", ("flash", "efficient", "math"), padded, padded, "flash: half, head <= 256")
     why = "float32" if not half else f"head size {padded} > {FLASH_MAX_HEAD_SIZE}"
-    return AttentionPlan("fused", ("efficient", "math"), padded, padded, f"memory-efficient: {why}")
+    # the memory-efficient CUDA kernel takes narrower values; other devices' kernels are not known here: equal sizes
+    values = _round_up(value_size, HEAD_SIZE_ALIGNMENT) if device_type == "cuda" else padded
+    return AttentionPlan("fused", ("efficient", "math"), padded, values, f"memory-efficient: {why}")
 
 
 def attention_memory_bytes(

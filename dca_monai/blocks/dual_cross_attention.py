@@ -64,8 +64,10 @@ class DualCrossAttention(nn.Module):
       graph holds for every input size and batch. Eager and scripted code keep adaptive pooling,
       faster on CPU (``scripts/bench_dca.py --pooling-only``).
     - Spatial attention uses :func:`torch.nn.functional.scaled_dot_product_attention` with the
-      values zero-padded to the query head size, so the fused memory-O(N) kernels run (exact); its
-      explicit CPU path pads values narrower than 16 columns to 16 (exact, faster BLAS).
+      values zero-padded to the query head size where a flash kernel runs (it wants equal sizes),
+      and only to a multiple of 8 for CUDA's memory-efficient kernel, so the fused memory-O(N)
+      kernels run (exact); its explicit CPU path pads values narrower than 16 columns to 16 (exact,
+      faster BLAS).
     - Channel attention applies its per-stage key and value maps to the ``(C_l, C)`` score products
       instead of the ``(B, N, C)`` tokens (:class:`~dca_monai.blocks.ChannelCrossAttention`): the
       same linear algebra, float rounding only.

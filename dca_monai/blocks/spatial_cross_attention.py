@@ -65,7 +65,8 @@ def attend(
         max_materialised: on CPU, scores of at most this many floats are computed explicitly
             (values padded only up to
             :data:`~dca_monai.blocks.attention_dispatch.MIN_VALUE_COLUMNS`); larger ones go through the
-            fused SDPA kernel with values padded to the query head size.
+            fused SDPA flash kernel with values padded to the query head size (on CUDA, see the plan:
+            the memory-efficient kernel takes narrower values).
             While a graph is captured (tracing, ``torch.export``) the scores are always explicit.
 
     Returns:
@@ -117,10 +118,12 @@ class SpatialCrossAttention(nn.Module):
     heads and scale ``(C/h) ** -0.5``: ordinary multi-head scaled dot-product attention, computed
     with :func:`torch.nn.functional.scaled_dot_product_attention`.
 
-    The fused, memory-O(N) SDPA kernels (flash attention on CPU and CUDA) need the same head size
-    for queries, keys and values, while DCA's values are narrower (``C_l/h`` vs ``C/h``). The
-    values are therefore zero-padded to ``C/h`` and the padded output columns dropped: exact,
-    because a zero value column yields a zero output column. On CPU, when one stage's scores
+    The flash kernels (memory-O(N), on CPU and CUDA) need the same head size for queries, keys and
+    values, while DCA's values are narrower (``C_l/h`` vs ``C/h``). For them the values are
+    zero-padded to ``C/h`` and the padded output columns dropped: exact, because a zero value column
+    yields a zero output column. CUDA's memory-efficient kernel (float32, or heads wider than 256)
+    takes narrower values, padded only to a multiple of 8
+    (:func:`~dca_monai.blocks.attention_dispatch.plan_spatial_attention`). On CPU, when one stage's scores
     ``(B, h, N, N)`` hold at most ``max_materialised_scores`` floats (default
     :data:`MAX_MATERIALISED_SCORES`) (e.g. a 2D 224x224 input),
     the scores are materialised instead, with values padded only up to

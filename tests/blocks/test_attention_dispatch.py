@@ -7,6 +7,7 @@ import torch
 
 from dca_monai.blocks.attention_dispatch import (
     FLASH_MAX_HEAD_SIZE,
+    HEAD_SIZE_ALIGNMENT,
     MIN_VALUE_COLUMNS,
     AttentionPlan,
     attention_memory_bytes,
@@ -19,24 +20,30 @@ LIMIT = 1 << 23
 
 
 @pytest.mark.parametrize(
-    ("device", "dtype", "tokens", "head", "path", "backends", "padded_head"),
+    ("device", "dtype", "tokens", "head", "path", "backends", "padded_head", "padded_value"),
     [
-        ("cpu", torch.float32, 784, 120, "explicit", (), 120),  # 2D 224^2: scores fit the limit
-        ("cpu", torch.float32, 1728, 120, "fused", ("flash",), 120),  # 3D 96^3
-        ("cpu", torch.bfloat16, 4096, 180, "fused", ("flash",), 180),
-        ("cuda", torch.float16, 784, 120, "fused", ("flash", "efficient", "math"), 120),  # CUDA never explicit
-        ("cuda", torch.bfloat16, 1728, 180, "fused", ("flash", "efficient", "math"), 184),  # rounded up to 8
-        ("cuda", torch.float16, 4096, 300, "fused", ("efficient", "math"), 304),  # too wide for flash
-        ("cuda", torch.float32, 4096, 64, "fused", ("efficient", "math"), 64),  # flash wants half
+        ("cpu", torch.float32, 784, 120, "explicit", (), 120, 40),  # 2D 224^2: scores fit, values (40) unpadded
+        ("cpu", torch.float32, 1728, 120, "fused", ("flash",), 120, 120),  # 3D 96^3: CPU flash wants equal sizes
+        ("cpu", torch.bfloat16, 4096, 180, "fused", ("flash",), 180, 180),
+        ("cuda", torch.float16, 784, 120, "fused", ("flash", "efficient", "math"), 120, 120),  # CUDA never explicit
+        ("cuda", torch.bfloat16, 1728, 180, "fused", ("flash", "efficient", "math"), 184, 184),  # rounded up to 8
+        # memory-efficient: values stay narrow, rounded up to a multiple of 8
+        ("cuda", torch.float16, 4096, 300, "fused", ("efficient", "math"), 304, 104),  # too wide for flash
+        ("cuda", torch.float32, 4096, 64, "fused", ("efficient", "math"), 64, 24),  # flash wants half
+        ("cuda", torch.float32, 1728, 120, "fused", ("efficient", "math"), 120, 40),
+        ("xpu", torch.float32, 1728, 120, "fused", ("efficient", "math"), 120, 120),  # unknown kernels: equal sizes
     ],
 )
-def test_plan(device, dtype, tokens, head, path, backends, padded_head) -> None:
+def test_plan(device, dtype, tokens, head, path, backends, padded_head, padded_value) -> None:
     plan = plan_spatial_attention(device, dtype, 2, 4, tokens, head, head // 3, LIMIT)
-    assert (plan.path, plan.backends, plan.head_size) == (path, backends, padded_head)
-    # fused kernels get equal query and value head sizes; the explicit path keeps these values (40) unpadded
-    assert plan.value_size == (head // 3 if path == "explicit" else padded_head)
-    if "flash" in backends and device == "cuda":
-        assert plan.head_size <= FLASH_MAX_HEAD_SIZE
+    assert (plan.path, plan.backends, plan.head_size, plan.value_size) == (path, backends, padded_head, padded_value)
+    assert plan.value_size >= head // 3
+    if "flash" in backends:  # every flash kernel wants equal query, key and value head sizes
+        assert plan.value_size == plan.head_size
+        if device == "cuda":
+            assert plan.head_size <= FLASH_MAX_HEAD_SIZE
+    if device == "cuda":
+        assert plan.head_size % HEAD_SIZE_ALIGNMENT == 0 and plan.value_size % HEAD_SIZE_ALIGNMENT == 0
 
 
 def test_plan_while_capturing_is_explicit_everywhere() -> None:
@@ -58,13 +65,19 @@ def test_plan_rejects_values_wider_than_queries() -> None:
 
 
 @pytest.mark.parametrize("head", [20, 13])
-def test_padded_fused_path_equals_explicit(head: int) -> None:
-    """A CUDA-like plan (query/key columns padded to 8, values padded) run on the CPU equals the explicit scores."""
+@pytest.mark.parametrize("narrow_values", [False, True])
+def test_padded_fused_path_equals_explicit(head: int, narrow_values: bool) -> None:
+    """CUDA-like plans run on the CPU equal the explicit scores: query/key columns padded to 8, values
+    padded to the head size (flash) or only to 8 (memory-efficient; on the CPU SDPA's math backend takes them)."""
     generator = torch.Generator().manual_seed(0)
     q, k = (torch.randn(2, 3, 40, head, generator=generator) for _ in range(2))
     v = torch.randn(2, 3, 40, 5, generator=generator)
     padded = -(-head // 8) * 8
-    plan = AttentionPlan("fused", ("flash", "efficient", "math"), padded, padded, "test")
+    plan = (
+        AttentionPlan("fused", ("efficient", "math"), padded, 8, "test")
+        if narrow_values
+        else (AttentionPlan("fused", ("flash", "efficient", "math"), padded, padded, "test"))
+    )
     with mock.patch("dca_monai.blocks.spatial_cross_attention.plan_spatial_attention", return_value=plan):
         got = attend(q, k, v, head**-0.5)
     torch.testing.assert_close(got, explicit_attention(q, k, v, head**-0.5), rtol=1e-5, atol=1e-5)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from dca_monai.blocks.spatial_cross_attention import SpatialCrossAttention
 from tests.nets.net_cases import small_net
@@ -45,9 +46,50 @@ def test_attention_census_sees_explicit_and_fused_paths() -> None:
     assert gpu_check.attention_backends(model, x, torch.bfloat16) == {"flash (cpu)": 8}
 
 
-def test_parent_has_no_attention() -> None:
-    model, size = _small("DCABasicUNet", parent=True)
+def test_attention_census_sees_the_math_backend() -> None:
+    """SDPA's math backend is composite (no kernel of its own reaches a dispatch mode): its softmax is counted."""
+    q, v = torch.randn(1, 2, 16, 8, requires_grad=True), torch.randn(1, 2, 16, 4)
+    census = gpu_check._AttentionCensus()
+    with census, sdpa_kernel([SDPBackend.MATH]):
+        torch.nn.functional.scaled_dot_product_attention(q, q, v).sum().backward()
+    assert dict(census.kernels) == {"math": 1}
+
+
+def test_attention_candidates_pad_values_only_for_flash() -> None:
+    half = gpu_check.attention_candidates("cuda", torch.float16, 120, 13)
+    assert half == {
+        "flash, padded": (SDPBackend.FLASH_ATTENTION, 120),  # flash wants equal head sizes
+        "efficient, narrow": (SDPBackend.EFFICIENT_ATTENTION, 16),  # aligned to 8 only
+    }
+    single = gpu_check.attention_candidates("cuda", torch.float32, 120, 8)
+    assert single == {
+        "efficient, padded": (SDPBackend.EFFICIENT_ATTENTION, 120),
+        "efficient, narrow": (SDPBackend.EFFICIENT_ATTENTION, 8),
+    }
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_attention_kernel_choice_runs_every_candidate_on_cpu(monkeypatch: pytest.MonkeyPatch, fused: bool) -> None:
+    if fused:  # the plan sends even these small scores to the flash kernel: its candidate gets the mark
+        monkeypatch.setattr(gpu_check, "MAX_MATERIALISED_SCORES", 0)
+    line = gpu_check.attention_kernel_choice(torch.device("cpu"), torch.float32, tokens=64, value_size=8)
+    assert line.startswith("attention float32   N=64    values 8  :")
+    flash, math = line.split(": ", 1)[1].split(" | ")
+    assert flash.startswith("flash, padded* [flash (cpu)]" if fused else "flash, padded [flash (cpu)]")
+    assert math.startswith("math, narrow [math]")  # the plan never picks math
+
+
+@pytest.mark.parametrize("name", ["DCABasicUNet", "DCASwinUNETR"])
+def test_parent_has_no_attention(name: str) -> None:
+    """Only DCA's attention counts: SwinUNETR's own window attention (an explicit softmax) does not."""
+    model, size = _small(name, parent=True)
     assert gpu_check.attention_backends(model, torch.rand(2, 1, *size), torch.bfloat16) == {}
+
+
+def test_attention_census_counts_only_dca_in_swin_unetr() -> None:
+    model, size = _small("DCASwinUNETR", parent=False)
+    stages = sum(len(m.heads) for m in model.modules() if isinstance(m, SpatialCrossAttention))  # one softmax each
+    assert gpu_check.attention_backends(model, torch.rand(2, 1, *size), torch.bfloat16) == {"explicit": stages}
 
 
 def test_bf16_step_time_on_cpu() -> None:
