@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -108,3 +109,21 @@ def test_bundle_ddp_step_in_a_gloo_group() -> None:
 def test_nccl_ddp_step_with_sync_batch_norm() -> None:
     line = gpu_check.bundle_ddp_step(torch.device("cuda", 0))
     assert line.startswith("nccl world 1:") and "finite=True" in line
+
+
+def test_main_cpu_smoke_runs_end_to_end(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole script in its CPU smoke mode for one network (dynamo with the eager backend: inductor's CPU
+    compile takes minutes); every part prints its line."""
+    compile_eagerly = functools.partial(torch.compile, backend="eager")
+    monkeypatch.setattr(gpu_check.torch, "compile", compile_eagerly)
+    monkeypatch.setattr(sys, "argv", ["gpu_check.py", "--cpu-smoke", "--nets", "DCABasicUNet"])
+    monkeypatch.setenv("TORCHINDUCTOR_COMPILE_THREADS", "1")  # main sets it on CPU; restored afterwards
+    gpu_check.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("torch ") and "CPU (smoke sizes)" in lines[0]
+    assert any(line.startswith("BasicUNet ") for line in lines)
+    dca = next(line for line in lines if line.startswith("DCABasicUNet "))
+    assert "attention: {'explicit': 4}" in dca and "compile(dynamic=True)" in dca
+    choices = [line for line in lines if line.startswith("attention bfloat16")]
+    assert len(choices) == 2 and all("[flash (cpu)]" in line and "[math]" in line for line in choices)
+    assert lines[-1].startswith("gloo world 1:") and "finite=True" in lines[-1]
