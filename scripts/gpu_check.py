@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import sys
 import tempfile
 from collections import Counter
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch._inductor.config as inductor_config
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
@@ -322,8 +322,8 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (smoke sizes)"
     print(f"torch {torch.__version__}, {where}, batch 2")
-    if device.type == "cpu":  # a 2-core CI-sized machine: no pool of compile workers; a GPU host keeps inductor's
-        os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    if device.type == "cpu":  # a 2-core machine compiles in this process; a GPU host keeps inductor's worker pool
+        inductor_config.compile_threads = 1  # (its environment variable is read when torch imports, too late here)
     check_nets(device, args.sizes[:1] if args.cpu_smoke else args.sizes, args.nets, dtypes, args.cpu_smoke)
     # one attention stage per kernel; the token grid of BasicUNet's coarsest skip (size / 8, at most 16 per axis)
     for dtype in dtypes + ([torch.float32] if device.type == "cuda" else []):
