@@ -73,11 +73,10 @@ def test_padded_fused_path_equals_explicit(head: int, narrow_values: bool) -> No
     q, k = (torch.randn(2, 3, 40, head, generator=generator) for _ in range(2))
     v = torch.randn(2, 3, 40, 5, generator=generator)
     padded = -(-head // 8) * 8
-    plan = (
-        AttentionPlan("fused", ("efficient", "math"), padded, 8, "test")
-        if narrow_values
-        else (AttentionPlan("fused", ("flash", "efficient", "math"), padded, padded, "test"))
-    )
+    if narrow_values:  # values padded from 5 to 8 columns only
+        plan = AttentionPlan("fused", ("efficient", "math"), padded, 8, "test")
+    else:
+        plan = AttentionPlan("fused", ("flash", "efficient", "math"), padded, padded, "test")
     with mock.patch("dca_monai.blocks.spatial_cross_attention.plan_spatial_attention", return_value=plan):
         got = attend(q, k, v, head**-0.5)
     torch.testing.assert_close(got, explicit_attention(q, k, v, head**-0.5), rtol=1e-5, atol=1e-5)
