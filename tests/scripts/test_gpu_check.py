@@ -117,8 +117,11 @@ def test_main_cpu_smoke_runs_end_to_end(monkeypatch: pytest.MonkeyPatch, capsys:
     compile_eagerly = functools.partial(torch.compile, backend="eager")
     monkeypatch.setattr(gpu_check.torch, "compile", compile_eagerly)
     monkeypatch.setattr(sys, "argv", ["gpu_check.py", "--cpu-smoke", "--nets", "DCABasicUNet"])
-    monkeypatch.setattr(gpu_check.inductor_config, "compile_threads", gpu_check.inductor_config.compile_threads)
-    gpu_check.main()
+    inductor_config = gpu_check.inductor_config
+    # the config's own patch restores it (monkeypatch's undo deletes a config entry: later compiles then fail)
+    with inductor_config.patch(compile_threads=inductor_config.compile_threads):
+        gpu_check.main()
+        threads = inductor_config.compile_threads
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("torch ") and "CPU (smoke sizes)" in lines[0]
     assert any(line.startswith("BasicUNet ") for line in lines)
@@ -127,4 +130,4 @@ def test_main_cpu_smoke_runs_end_to_end(monkeypatch: pytest.MonkeyPatch, capsys:
     choices = [line for line in lines if line.startswith("attention bfloat16")]
     assert len(choices) == 2 and all("[flash (cpu)]" in line and "[math]" in line for line in choices)
     assert lines[-1].startswith("gloo world 1:") and "finite=True" in lines[-1]
-    assert gpu_check.inductor_config.compile_threads == 1  # the CPU run compiles without a worker pool
+    assert threads == 1  # the CPU run compiles without a worker pool
