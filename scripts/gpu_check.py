@@ -44,7 +44,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils import benchmark
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from dca_monai.blocks.attention_dispatch import HEAD_SIZE_ALIGNMENT, plan_spatial_attention
+from dca_monai.blocks.attention_dispatch import SDPA_BACKENDS, cuda_aligned, plan_spatial_attention
 from dca_monai.blocks.dual_cross_attention import max_grid_cells
 from dca_monai.blocks.spatial_cross_attention import MAX_MATERIALISED_SCORES, SpatialCrossAttention
 from dca_monai.nets.registry import dca_net_spec
@@ -64,7 +64,6 @@ SDPA_KERNELS = {
     "_scaled_dot_product_flash_attention_for_cpu": "flash (cpu)",
     "_scaled_dot_product_efficient_attention": "efficient",
     "_scaled_dot_product_cudnn_attention": "cudnn",
-    "_scaled_dot_product_attention_math": "math",
 }
 # --cpu-smoke input size per network (default 32^3): SwinUNETR's bottleneck is the input / 32, and instance norm
 # refuses a 1x1x1 one in training
@@ -75,11 +74,6 @@ STATIC_COMPILE_NETS = ("DCASwinUNETR",)
 # one DCA spatial attention stage at the paper's widths: C = 480 over 4 heads, values C_l / 4 for C_l = 32..256
 CHOICE_HEAD_SIZE = 120
 CHOICE_VALUE_SIZES = (8, 16, 32, 64)
-_BACKEND_NAMES = {
-    SDPBackend.FLASH_ATTENTION: "flash",
-    SDPBackend.EFFICIENT_ATTENTION: "efficient",
-    SDPBackend.MATH: "math",
-}
 
 
 class _AttentionCensus(TorchDispatchMode):
@@ -192,7 +186,7 @@ def attention_candidates(
     precision) or the memory-efficient kernel (float32) with values padded to the query head size.
     CPU (smoke runs): its flash kernel with padded values against the math backend with narrow ones.
     """
-    narrow = -(-value_size // HEAD_SIZE_ALIGNMENT) * HEAD_SIZE_ALIGNMENT
+    narrow = cuda_aligned(value_size)
     if device_type != "cuda":
         return {"flash, padded": (SDPBackend.FLASH_ATTENTION, head_size), "math, narrow": (SDPBackend.MATH, value_size)}
     padded = (SDPBackend.EFFICIENT_ATTENTION if dtype == torch.float32 else SDPBackend.FLASH_ATTENTION, head_size)
@@ -238,7 +232,7 @@ def attention_kernel_choice(
             cells.append(f"{label}: unavailable ({str(error).splitlines()[0][:80]})")
             continue
         ms, mib = _time_and_peak(run, device.type == "cuda", min_run_time=0.2)
-        picked = plan.path == "fused" and plan.backends[0] == _BACKEND_NAMES[backend] and plan.value_size == width
+        picked = plan.path == "fused" and SDPA_BACKENDS[plan.backends[0]] == backend and plan.value_size == width
         ran = "+".join(sorted(census.kernels))
         cells.append(f"{label}{'*' if picked else ''} [{ran}] {ms:.2f} ms {mib:.0f} MiB")
     name = str(dtype).removeprefix("torch.")

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch.nn.attention import SDPBackend
 
 __all__ = [
     "FLASH_MAX_HEAD_SIZE",
     "HEAD_SIZE_ALIGNMENT",
     "MIN_VALUE_COLUMNS",
+    "SDPA_BACKENDS",
     "AttentionPlan",
     "attention_memory_bytes",
+    "cuda_aligned",
     "plan_spatial_attention",
 ]
 
@@ -20,13 +23,20 @@ __all__ = [
 # that are multiples of its GEMM alignment (8 for half, 4 for float32): 8 serves both
 FLASH_MAX_HEAD_SIZE = 256
 HEAD_SIZE_ALIGNMENT = 8
+# PyTorch's SDPA backend for each name an AttentionPlan lists in ``backends``
+SDPA_BACKENDS = {
+    "flash": SDPBackend.FLASH_ATTENTION,
+    "efficient": SDPBackend.EFFICIENT_ATTENTION,
+    "math": SDPBackend.MATH,
+}
 # narrowest value matrix the explicit path hands to BLAS: 16 float32 lanes of AVX-512; 8 columns ran at a fifth of
 # the machine's GEMM rate (docs/benchmarks.md)
 MIN_VALUE_COLUMNS = 16
 
 
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
+def cuda_aligned(size: int) -> int:
+    """``size`` rounded up to a multiple of :data:`HEAD_SIZE_ALIGNMENT`, as the fused CUDA kernels want head sizes."""
+    return -(-size // HEAD_SIZE_ALIGNMENT) * HEAD_SIZE_ALIGNMENT
 
 
 @dataclass(frozen=True)
@@ -104,13 +114,13 @@ def plan_spatial_attention(
             reason = f"CPU, B*h*N*N scores <= {max_materialised}"
             return AttentionPlan("explicit", (), head_size, explicit_value_size, reason)
         return AttentionPlan("fused", ("flash",), head_size, head_size, "CPU flash kernel, values padded")
-    padded = _round_up(head_size, HEAD_SIZE_ALIGNMENT) if device_type == "cuda" else head_size
+    padded = cuda_aligned(head_size) if device_type == "cuda" else head_size
     half = dtype in (torch.float16, torch.bfloat16)
     if device_type == "cuda" and half and padded <= FLASH_MAX_HEAD_SIZE:
         return AttentionPlan("fused", ("flash", "efficient", "math"), padded, padded, "flash: half, head <= 256")
     why = "float32" if not half else f"head size {padded} > {FLASH_MAX_HEAD_SIZE}"
     # the memory-efficient CUDA kernel takes narrower values; other devices' kernels are not known here: equal sizes
-    values = _round_up(value_size, HEAD_SIZE_ALIGNMENT) if device_type == "cuda" else padded
+    values = cuda_aligned(value_size) if device_type == "cuda" else padded
     return AttentionPlan("fused", ("efficient", "math"), padded, values, f"memory-efficient: {why}")
 
 

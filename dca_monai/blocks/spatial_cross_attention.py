@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention import sdpa_kernel
 
-from dca_monai.blocks.attention_dispatch import MIN_VALUE_COLUMNS, plan_spatial_attention
+from dca_monai.blocks.attention_dispatch import MIN_VALUE_COLUMNS, SDPA_BACKENDS, plan_spatial_attention
 from dca_monai.blocks.graph_capture import capturing_graph
 from dca_monai.blocks.stage_layout import StageLayout, init_channel_affine
 
@@ -82,9 +82,6 @@ def attend(
     return F.scaled_dot_product_attention(q, k, padded, scale=scale)[..., :value_size]
 
 
-_BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
-
-
 @torch.jit.unused
 def _attend_planned(q, k, v, scale, max_materialised):
     # type: (torch.Tensor, torch.Tensor, torch.Tensor, float, int) -> torch.Tensor
@@ -102,7 +99,7 @@ def _attend_planned(q, k, v, scale, max_materialised):
         k = F.pad(k, [0, plan.head_size - head_size])
     v = F.pad(v, [0, plan.value_size - value_size])  # zero value columns give zero output columns, dropped
     if device_type == "cuda":
-        with sdpa_kernel([_BACKENDS[name] for name in plan.backends]):
+        with sdpa_kernel([SDPA_BACKENDS[name] for name in plan.backends]):
             attended = F.scaled_dot_product_attention(q, k, v, scale=scale)
     else:
         attended = F.scaled_dot_product_attention(q, k, v, scale=scale)
